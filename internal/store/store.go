@@ -1,0 +1,161 @@
+// Package store defines the Store interface that holds Vigil's audit log (entries,
+// Merkle tree nodes, signed checkpoints), its API tokens, and the queries over them.
+//
+// Backends live in subpackages (sqlite, postgres) and all pass one conformance suite,
+// storetest. A store knows nothing about hashing or signing: the auditlog package
+// computes every hash and signature and hands the store whole batches to write
+// atomically.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrNotFound is returned when a requested record does not exist.
+var ErrNotFound = errors.New("not found")
+
+// ErrConflict is returned by Append when the batch does not start at the store's
+// current size: another writer appended to the same log, or the caller's view of
+// the log is stale.
+var ErrConflict = errors.New("append does not continue the log")
+
+// Entry is one stored leaf of the log. Payload is nil once retention has dropped it;
+// LeafHash is kept forever.
+type Entry struct {
+	Seq      uint64
+	LeafHash []byte
+	Payload  []byte
+	Meta     Meta
+}
+
+// Meta is the part of an event that the store indexes for queries. It is derived
+// from the payload; it is not part of what the log proves.
+type Meta struct {
+	ID           string
+	Time         time.Time
+	Source       string
+	ActorUser    string
+	Action       string
+	ResourceID   string
+	ResourceName string
+	Outcome      string
+	Target       string
+}
+
+// Node is a stored Merkle tree node above the leaves (Level >= 1). Index is its
+// position within its level, as in compact.NodeID. Key is a dense ordering of
+// nodes in the order they are completed as leaves are appended
+// (tlog.StoredHashIndex), so a full scan by Key replays the tree's construction.
+type Node struct {
+	Key   int64
+	Level uint
+	Index uint64
+	Hash  []byte
+}
+
+// Checkpoint is a signed statement of the log's size and root hash.
+type Checkpoint struct {
+	Size uint64
+	Root []byte
+	// Note is the signed note in the C2SP checkpoint format, as it was signed.
+	Note []byte
+}
+
+// Batch is what one group commit writes, atomically: entries continuing the log
+// from its current size, the tree nodes they complete, and the checkpoint signing
+// the new size. KeepCheckpoint also adds the checkpoint to the history.
+type Batch struct {
+	Entries        []Entry
+	Nodes          []Node
+	Checkpoint     Checkpoint
+	KeepCheckpoint bool
+}
+
+// Query selects events. Empty fields do not filter. Results come in ascending
+// sequence order, starting after AfterSeq when HasAfter is set.
+type Query struct {
+	Source   string
+	Actor    string
+	Action   string
+	Resource string // matches the resource's id or name
+	Outcome  string
+	Target   string
+	Text     string // free text, matched as a substring of the stored event
+	Since    time.Time
+	Until    time.Time
+	AfterSeq uint64
+	HasAfter bool
+	Limit    int
+}
+
+// Token is an API token, stored by the SHA-256 of its secret.
+type Token struct {
+	Hash      []byte
+	User      string
+	Role      string
+	CreatedAt time.Time
+}
+
+// Store is the persistence of one audit log and its tokens.
+type Store interface {
+	// Append writes a batch in one transaction and returns only once it is
+	// durable. The batch's first entry must have Seq equal to the current size,
+	// or Append returns ErrConflict and writes nothing.
+	Append(ctx context.Context, b *Batch) error
+
+	// Head returns the latest checkpoint. ok is false for an empty log.
+	Head(ctx context.Context) (cp Checkpoint, ok bool, err error)
+	// Size returns the number of stored entries. It differs from the head's size
+	// only if the store was altered behind the log's back.
+	Size(ctx context.Context) (uint64, error)
+	// Checkpoints calls fn for each kept checkpoint in increasing size.
+	Checkpoints(ctx context.Context, fn func(Checkpoint) error) error
+
+	// ScanEntries calls fn for every stored entry with Seq >= from, in Seq order.
+	// The entry passed to fn is only valid during the call.
+	ScanEntries(ctx context.Context, from uint64, fn func(*Entry) error) error
+	// Entry returns one entry.
+	Entry(ctx context.Context, seq uint64) (Entry, error)
+	// LeafHashes returns the leaf hashes for the given sequence numbers, in order.
+	LeafHashes(ctx context.Context, seqs []uint64) ([][]byte, error)
+	// NodeHashes returns the hashes of the nodes with the given keys, in order.
+	NodeHashes(ctx context.Context, keys []int64) ([][]byte, error)
+	// ScanNodes calls fn for every stored node in Key order.
+	ScanNodes(ctx context.Context, fn func(*Node) error) error
+
+	// Query returns the entries that match q.
+	Query(ctx context.Context, q Query) ([]Entry, error)
+	// DropPayloads removes the payload and the indexed metadata of every entry
+	// whose event time is before t, keeping sequence numbers and leaf hashes. It
+	// returns the number of entries changed.
+	DropPayloads(ctx context.Context, before time.Time) (int64, error)
+
+	// PutToken stores a new token.
+	PutToken(ctx context.Context, t Token) error
+	// TokenByHash looks a token up; ErrNotFound if there is none.
+	TokenByHash(ctx context.Context, hash []byte) (Token, error)
+	// CountTokens returns how many tokens have the given role ("" for all).
+	CountTokens(ctx context.Context, role string) (int, error)
+
+	// Close releases the store.
+	Close() error
+}
+
+// Query limits.
+const (
+	DefaultLimit = 100
+	MaxLimit     = 1000
+)
+
+// ClampLimit returns the number of rows a query with the given Limit returns at most.
+func ClampLimit(n int) int {
+	switch {
+	case n <= 0:
+		return DefaultLimit
+	case n > MaxLimit:
+		return MaxLimit
+	}
+	return n
+}
