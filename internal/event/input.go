@@ -65,7 +65,7 @@ func parseArray(r io.Reader, now time.Time) ([]Event, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read events: %w", err)
 	}
-	lineAt := func(off int64) int { return 1 + bytes.Count(data[:min(int(off), len(data))], []byte{'\n'}) }
+	lineAt := func(off int) int { return 1 + bytes.Count(data[:min(off, len(data))], []byte{'\n'}) }
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if _, err := dec.Token(); err != nil { // '['
@@ -73,21 +73,24 @@ func parseArray(r io.Reader, now time.Time) ([]Event, error) {
 	}
 	var evs []Event
 	for i := 0; dec.More(); i++ {
-		start := dec.InputOffset()
+		start := int(dec.InputOffset())
+		for start < len(data) && bytes.IndexByte([]byte(" \t\r\n,"), data[start]) >= 0 {
+			start++
+		}
 		var e Event
 		if err := dec.Decode(&e); err != nil {
-			return nil, &InputError{Line: lineAt(start + 1), Index: i, Err: describeJSON(err)}
+			return nil, &InputError{Line: lineAt(start), Index: i, Err: describeJSON(err)}
 		}
 		if err := e.Normalize(now); err != nil {
-			return nil, &InputError{Line: lineAt(start + 1), Index: i, Err: err}
+			return nil, &InputError{Line: lineAt(start), Index: i, Err: err}
 		}
 		evs = append(evs, e)
 	}
 	if _, err := dec.Token(); err != nil { // ']'
-		return nil, &InputError{Line: lineAt(dec.InputOffset()), Index: len(evs), Err: fmt.Errorf("invalid JSON: %w", err)}
+		return nil, &InputError{Line: lineAt(int(dec.InputOffset())), Index: len(evs), Err: fmt.Errorf("invalid JSON: %w", err)}
 	}
 	if dec.More() {
-		return nil, &InputError{Line: lineAt(dec.InputOffset()), Index: len(evs), Err: errors.New("unexpected data after the closing ]")}
+		return nil, &InputError{Line: lineAt(int(dec.InputOffset())), Index: len(evs), Err: errors.New("unexpected data after the closing ]")}
 	}
 	return evs, nil
 }

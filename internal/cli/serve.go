@@ -1,0 +1,190 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/vigil-audit/vigil/internal/auditlog"
+	"github.com/vigil-audit/vigil/internal/auth"
+	"github.com/vigil-audit/vigil/internal/event"
+	"github.com/vigil-audit/vigil/internal/server"
+)
+
+// Log keys.
+const (
+	keyAddr   = "addr"
+	keyData   = "data"
+	keyOrigin = "origin"
+	keySize   = "size"
+	keyErr    = "err"
+	keyCount  = "count"
+)
+
+const shutdownTimeout = 15 * time.Second
+
+func runServe(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "serve", "serve [--config FILE] [--data DIR] [--http ADDR] [--store URL]")
+	var sf storeFlags
+	sf.register(fs.StringVar)
+	httpAddr := fs.String("http", "", "HTTP listen address (overrides the config's http.listen)")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := sf.loadConfig()
+	if err != nil {
+		return err
+	}
+	if *httpAddr != "" {
+		cfg.HTTP.Listen = *httpAddr
+	}
+	logger := newLogger(cfg, os.Stderr)
+
+	if err := ensureDataDir(cfg.Data); err != nil {
+		return err
+	}
+	unlock, err := lockDataDir(cfg.Data)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	signer, verifier, err := keys(cfg, true)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, cfg, signer.Name(), true)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	lg, err := auditlog.Open(ctx, auditlog.Options{
+		Store: st, Signer: signer, Verifier: verifier, Logger: logger.With("component", "auditlog"),
+		Metrics: auditlog.NewMetrics(reg), MaxBatch: cfg.Audit.MaxBatch, CheckpointEvery: uint64(cfg.Audit.CheckpointEvery),
+	})
+	if err != nil {
+		return err
+	}
+	defer lg.Close()
+
+	if n, err := st.CountTokens(ctx, auth.RoleAdmin); err != nil {
+		return err
+	} else if n == 0 {
+		secret, err := auth.Create(ctx, st, "admin", auth.RoleAdmin)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "Created the first admin token (shown once, store it now):\n\n  %s\n\n", secret)
+	}
+
+	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.HTTP.Listen, err)
+	}
+	srv := server.New(server.Options{
+		Log: lg, Auth: auth.NewAuthenticator(st), Logger: logger.With("component", "server"),
+		Gatherer: reg, MaxBody: cfg.HTTP.MaxBody,
+	})
+	hs := &http.Server{
+		Handler:           srv,
+		ReadTimeout:       cfg.HTTP.ReadTimeout,
+		ReadHeaderTimeout: 10 * time.Second,
+		WriteTimeout:      cfg.HTTP.WriteTimeout,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	if _, err := lg.Append(ctx, []event.Event{lifecycleEvent("start", cfg.HTTP.Listen)}); err != nil {
+		return fmt.Errorf("record start: %w", err)
+	}
+	logger.Info("serving", keyAddr, "http://"+ln.Addr().String(), keyData, cfg.Data, keyOrigin, lg.Origin(), keySize, lg.Head().Size)
+	fmt.Fprintf(e.stdout, "vigil: serving on http://%s (data %s, log %s)\n", ln.Addr(), cfg.Data, lg.Origin())
+
+	sigCtx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if cfg.Retention.Events > 0 {
+		go retain(sigCtx, lg, cfg.Retention.Events, cfg.Retention.Interval, logger)
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- hs.Serve(ln) }()
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("http server: %w", err)
+	case <-sigCtx.Done():
+	}
+	// From here a second signal kills the process at once (default handling).
+	stop()
+	logger.Info("shutting down: draining requests and appends")
+	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
+	defer cancel()
+	shutdownErr := hs.Shutdown(sctx)
+	if _, err := lg.Append(sctx, []event.Event{lifecycleEvent("stop", cfg.HTTP.Listen)}); err != nil {
+		logger.Warn("record stop", keyErr, err)
+	}
+	if err := lg.Close(); err != nil {
+		return err
+	}
+	if shutdownErr != nil && !errors.Is(shutdownErr, http.ErrServerClosed) {
+		return fmt.Errorf("shutdown: %w", shutdownErr)
+	}
+	logger.Info("stopped", keySize, lg.Head().Size)
+	return nil
+}
+
+func lifecycleEvent(what, addr string) event.Event {
+	host, _ := os.Hostname()
+	return event.Event{
+		Source: "vigil", ClassUID: event.ClassAPIActivity, Activity: "other",
+		Actor:    event.Actor{User: "vigil", Type: "system"},
+		Action:   "server." + what,
+		Resource: event.Resource{Type: "vigil_server", Name: host},
+		Outcome:  event.OutcomeSuccess,
+		Attrs:    map[string]any{"listen": addr, "pid": os.Getpid()},
+	}
+}
+
+// retain drops payloads older than keep every interval.
+func retain(ctx context.Context, lg *auditlog.Log, keep, interval time.Duration, logger *slog.Logger) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		n, err := lg.Store().DropPayloads(ctx, time.Now().Add(-keep))
+		switch {
+		case err != nil && ctx.Err() == nil:
+			logger.Error("retention", keyErr, err)
+		case n > 0:
+			logger.Info("retention dropped payloads", keyCount, n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// lockDataDir takes an exclusive lock so that two servers never append to one
+// log. The kernel releases it when the process dies.
+func lockDataDir(dir string) (func(), error) {
+	path := filepath.Join(dir, "vigil.lock")
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock data directory: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("data directory %s is in use by another vigil serve", dir)
+	}
+	return func() { f.Close() }, nil
+}

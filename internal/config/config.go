@@ -1,0 +1,410 @@
+// Package config loads and validates vigil.yaml, Vigil's configuration file.
+//
+// Parsing is strict: a key the schema does not know is an error, not a warning,
+// so a misspelt or misplaced setting (a "retension" section, a listen address
+// indented under the wrong section) is caught at start-up instead of silently
+// falling back to a default. Errors name the file and line, and for bad values
+// the key path:
+//
+//	vigil.yaml:7: unknown key "retension" in retention section
+//	vigil.yaml:3: http.listen: "localhost" is not host:port
+//
+// All problems found are reported together, one per line.
+//
+// Values are never expanded from the environment. The one way to take a value
+// from the environment is store.dsn_env, which names the variable holding the
+// PostgreSQL connection string so that passwords stay out of the file; see
+// Config.StoreDSN.
+//
+// The schema is the Config struct itself: each section is a struct field with a
+// `yaml:"name"` tag, and the decoder (decode.go) walks the YAML node tree by
+// reflection over those tags. Adding a section means adding a field with its type,
+// its defaults in Default and its checks in Validate, and a row in
+// docs/configuration.md (a test checks that every key is documented).
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Store drivers.
+const (
+	DriverSQLite   = "sqlite"
+	DriverPostgres = "postgres"
+)
+
+// Config is the whole of vigil.yaml.
+type Config struct {
+	// Data is the data directory: the SQLite database, signing keys and other
+	// state live here. Relative paths are relative to the working directory.
+	Data      string    `yaml:"data"`
+	HTTP      HTTP      `yaml:"http"`
+	Store     Store     `yaml:"store"`
+	Log       Log       `yaml:"log"`
+	Audit     Audit     `yaml:"audit"`
+	Retention Retention `yaml:"retention"`
+
+	// src is where the values came from, for positions in Validate's errors;
+	// nil for a Config built in code.
+	src *source
+}
+
+// HTTP configures the HTTP API server.
+type HTTP struct {
+	Listen       string        `yaml:"listen"`        // host:port
+	ReadTimeout  time.Duration `yaml:"read_timeout"`  // whole request, body included
+	WriteTimeout time.Duration `yaml:"write_timeout"` // from end of request headers to end of response
+	MaxBody      int64         `yaml:"max_body" config:"bytes"`
+}
+
+// Store selects and configures the storage backend.
+type Store struct {
+	Driver string `yaml:"driver"`  // DriverSQLite or DriverPostgres
+	DSN    string `yaml:"dsn"`     // PostgreSQL connection string; use StoreDSN, not this field
+	DSNEnv string `yaml:"dsn_env"` // name of the environment variable holding the DSN
+}
+
+// Log configures the audit log's identity and the process's own diagnostic log.
+type Log struct {
+	// Origin is the first line of every checkpoint this node signs. Empty means
+	// the caller's default, "vigil/<hostname>".
+	Origin string `yaml:"origin"`
+	Level  string `yaml:"level"`  // debug, info, warn or error
+	Format string `yaml:"format"` // text or json
+}
+
+// Audit tunes appends to the audit log.
+type Audit struct {
+	MaxBatch        int `yaml:"max_batch"`        // most events in one group commit
+	CheckpointEvery int `yaml:"checkpoint_every"` // keep a checkpoint in history every N entries
+}
+
+// Retention configures dropping old event payloads (leaf hashes are kept).
+type Retention struct {
+	Events   time.Duration `yaml:"events"`   // payload age to drop; 0 keeps forever
+	Interval time.Duration `yaml:"interval"` // how often the retention job runs
+}
+
+// Limits enforced by Validate.
+const (
+	MaxAuditBatch        = 65536
+	MinRetentionEvents   = time.Hour
+	MinRetentionInterval = time.Minute
+)
+
+// Default returns the configuration used when vigil.yaml is empty or absent.
+func Default() *Config {
+	return &Config{
+		Data: "./vigil-data",
+		HTTP: HTTP{
+			Listen:       "127.0.0.1:8080",
+			ReadTimeout:  30 * time.Second,
+			WriteTimeout: 30 * time.Second,
+			MaxBody:      16 << 20,
+		},
+		Store: Store{Driver: DriverSQLite},
+		Log:   Log{Level: "info", Format: "text"},
+		Audit: Audit{MaxBatch: 1024, CheckpointEvery: 1024},
+		Retention: Retention{
+			Events:   0,
+			Interval: time.Hour,
+		},
+	}
+}
+
+// Load reads and parses the configuration file at path.
+func Load(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("read config: %w", err)
+	}
+	return Parse(path, data)
+}
+
+// Parse parses data as vigil.yaml, starting from Default and overriding what the
+// document sets, then runs Validate. name is the file name used in errors. An
+// empty document gives the defaults; more than one document is an error.
+//
+// On failure the error is an *Error, or several joined with errors.Join (one per
+// line); errors.As finds the first.
+func Parse(name string, data []byte) (*Config, error) {
+	c := Default()
+	c.src = &source{file: name, lines: map[string]int{}}
+
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if errors.Is(err, io.EOF) {
+			return c, nil
+		}
+		return nil, syntaxError(name, err)
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		return nil, &Error{File: name, Line: extra.Line, Msg: `a second YAML document starts here; the configuration must be a single document (remove the "---")`}
+	} else if !errors.Is(err, io.EOF) {
+		return nil, syntaxError(name, err)
+	}
+
+	d := &decoder{file: name, root: reflect.TypeFor[Config](), lines: c.src.lines}
+	for _, root := range doc.Content {
+		d.decode(root, reflect.ValueOf(c).Elem(), "", "")
+	}
+	if err := joinErrors(d.errs); err != nil {
+		return nil, err
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// Validate checks every value and the rules between them (a postgres store needs
+// a DSN, a sqlite store must not have one). For a Config from Parse or Load the
+// errors carry the file and line of the offending key.
+func (c *Config) Validate() error {
+	var errs []error
+	add := func(path, format string, args ...any) {
+		errs = append(errs, c.errorAt(path, fmt.Sprintf(format, args...)))
+	}
+
+	if c.Data == "" {
+		add("data", "must not be empty")
+	} else if strings.ContainsRune(c.Data, 0) {
+		add("data", "must not contain a NUL byte")
+	}
+
+	if msg := checkListen(c.HTTP.Listen); msg != "" {
+		add("http.listen", "%s", msg)
+	}
+	if c.HTTP.ReadTimeout <= 0 {
+		add("http.read_timeout", "must be greater than 0")
+	}
+	if c.HTTP.WriteTimeout <= 0 {
+		add("http.write_timeout", "must be greater than 0")
+	}
+	if c.HTTP.MaxBody <= 0 {
+		add("http.max_body", "must be greater than 0")
+	}
+
+	s := c.Store
+	if s.DSNEnv != "" && !isEnvName(s.DSNEnv) {
+		add("store.dsn_env", "%q is not an environment variable name (letters, digits and _, not starting with a digit)", s.DSNEnv)
+	}
+	switch s.Driver {
+	case DriverSQLite:
+		if s.DSN != "" {
+			add("store.dsn", "must be empty when store.driver is sqlite (sqlite keeps its database in the data directory)")
+		}
+		if s.DSNEnv != "" {
+			add("store.dsn_env", "must be empty when store.driver is sqlite (sqlite keeps its database in the data directory)")
+		}
+	case DriverPostgres:
+		switch {
+		case s.DSN == "" && s.DSNEnv == "":
+			add("store.driver", "postgres needs store.dsn or store.dsn_env")
+		case s.DSN != "" && s.DSNEnv != "":
+			add("store.dsn_env", "set store.dsn or store.dsn_env, not both")
+		case s.DSN != "":
+			if msg := checkDSN(s.DSN); msg != "" {
+				add("store.dsn", "%s", msg)
+			}
+		}
+	default:
+		add("store.driver", "%q is not one of sqlite, postgres", s.Driver)
+	}
+
+	if o := c.Log.Origin; o != "" && strings.IndexFunc(o, func(r rune) bool {
+		return r == '+' || unicode.IsSpace(r) || !unicode.IsPrint(r)
+	}) >= 0 {
+		add("log.origin", "%q must not contain spaces, control characters or \"+\"", o)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		add("log.level", "%q is not one of debug, info, warn, error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "text", "json":
+	default:
+		add("log.format", "%q is not one of text, json", c.Log.Format)
+	}
+
+	if b := c.Audit.MaxBatch; b < 1 || b > MaxAuditBatch {
+		add("audit.max_batch", "must be from 1 to %d, not %d", MaxAuditBatch, b)
+	}
+	if n := c.Audit.CheckpointEvery; n < 1 {
+		add("audit.checkpoint_every", "must be at least 1, not %d", n)
+	}
+
+	if e := c.Retention.Events; e < 0 || (e > 0 && e < MinRetentionEvents) {
+		add("retention.events", "must be 0 (keep forever) or at least %s, not %s", FormatDuration(MinRetentionEvents), FormatDuration(e))
+	}
+	if i := c.Retention.Interval; i < MinRetentionInterval {
+		add("retention.interval", "must be at least %s, not %s", FormatDuration(MinRetentionInterval), FormatDuration(i))
+	}
+	return joinErrors(errs)
+}
+
+// StoreDSN returns the PostgreSQL connection string: store.dsn, or the value of
+// the environment variable named by store.dsn_env. The error names the variable
+// when it is unset or empty, and never includes the DSN itself. For the sqlite
+// driver it returns "" and no error.
+func (c *Config) StoreDSN() (string, error) {
+	s := c.Store
+	if s.Driver != DriverPostgres {
+		return "", nil
+	}
+	switch {
+	case s.DSN != "" && s.DSNEnv != "":
+		return "", c.errorAt("store.dsn_env", "set store.dsn or store.dsn_env, not both")
+	case s.DSN != "":
+		return s.DSN, nil
+	case s.DSNEnv == "":
+		return "", c.errorAt("store.driver", "postgres needs store.dsn or store.dsn_env")
+	}
+	v, ok := os.LookupEnv(s.DSNEnv)
+	switch {
+	case !ok:
+		return "", c.errorAt("store.dsn_env", fmt.Sprintf("environment variable %s is not set", s.DSNEnv))
+	case v == "":
+		return "", c.errorAt("store.dsn_env", fmt.Sprintf("environment variable %s is empty", s.DSNEnv))
+	}
+	if msg := checkDSN(v); msg != "" {
+		return "", c.errorAt("store.dsn_env", fmt.Sprintf("environment variable %s: %s", s.DSNEnv, msg))
+	}
+	return v, nil
+}
+
+// SlogLevel returns Level as a slog.Level; an invalid level gives slog.LevelInfo.
+func (l Log) SlogLevel() slog.Level {
+	switch l.Level {
+	case "debug":
+		return slog.LevelDebug
+	case "warn":
+		return slog.LevelWarn
+	case "error":
+		return slog.LevelError
+	}
+	return slog.LevelInfo
+}
+
+// checkListen returns what is wrong with a listen address, or "".
+func checkListen(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Sprintf("%q is not host:port", addr)
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil || !allDigits(port) {
+		return fmt.Sprintf("%q is not host:port (the port must be a number from 0 to 65535)", addr)
+	}
+	if strings.ContainsFunc(host, unicode.IsSpace) {
+		return fmt.Sprintf("%q is not host:port (the host contains a space)", addr)
+	}
+	return ""
+}
+
+// checkDSN returns what is wrong with a PostgreSQL connection string, or "". The
+// message never quotes the string: it may hold a password.
+func checkDSN(dsn string) string {
+	const want = "not a PostgreSQL connection string (want a postgres:// URL or key=value pairs; the value is not shown as it may hold a password)"
+	if strings.Contains(dsn, "://") {
+		u, err := url.Parse(dsn)
+		if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			return want
+		}
+		return ""
+	}
+	if !strings.Contains(dsn, "=") {
+		return want
+	}
+	return ""
+}
+
+// isEnvName reports whether s is a portable environment variable name.
+func isEnvName(s string) bool {
+	for i, r := range s {
+		switch {
+		case r == '_', 'A' <= r && r <= 'Z', 'a' <= r && r <= 'z':
+		case '0' <= r && r <= '9' && i > 0:
+		default:
+			return false
+		}
+	}
+	return s != ""
+}
+
+// source records where a parsed Config's values came from.
+type source struct {
+	file  string
+	lines map[string]int // key path ("http.listen") -> line of the key
+}
+
+// errorAt builds an *Error for the key at path, with the file and the line of
+// the nearest key on the path that the file set.
+func (c *Config) errorAt(path, msg string) *Error {
+	e := &Error{Path: path, Msg: msg}
+	if c.src == nil {
+		return e
+	}
+	e.File = c.src.file
+	for p := path; p != ""; {
+		if line, ok := c.src.lines[p]; ok {
+			e.Line = line
+			break
+		}
+		i := strings.LastIndexByte(p, '.')
+		if i < 0 {
+			break
+		}
+		p = p[:i]
+	}
+	return e
+}
+
+// Error is one problem in a configuration. Its text is
+// "file:line: path: message", leaving out what is unknown: a Config built in code
+// has no file or line, and problems with the file's shape have no path.
+type Error struct {
+	File string // file name as given to Parse or Load
+	Line int    // 1-based; 0 if unknown
+	Path string // key path such as "http.listen"; "" if the problem is not one key's value
+	Msg  string
+	Err  error // underlying cause, if any
+}
+
+// Error returns "file:line: path: message".
+func (e *Error) Error() string {
+	var b strings.Builder
+	if e.File != "" {
+		b.WriteString(e.File)
+		if e.Line > 0 {
+			b.WriteString(":" + strconv.Itoa(e.Line))
+		}
+		b.WriteString(": ")
+	} else if e.Line > 0 {
+		b.WriteString("line " + strconv.Itoa(e.Line) + ": ")
+	}
+	if e.Path != "" {
+		b.WriteString(e.Path + ": ")
+	}
+	b.WriteString(e.Msg)
+	return b.String()
+}
+
+// Unwrap returns the underlying cause, if any.
+func (e *Error) Unwrap() error { return e.Err }

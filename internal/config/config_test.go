@@ -1,0 +1,605 @@
+package config
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+	"reflect"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// fields returns c's exported fields only, so that configs compare without their
+// source positions.
+func fields(c *Config) Config {
+	v := *c
+	v.src = nil
+	return v
+}
+
+func TestDefault(t *testing.T) {
+	want := Config{
+		Data: "./vigil-data",
+		HTTP: HTTP{
+			Listen:       "127.0.0.1:8080",
+			ReadTimeout:  30 * time.Second,
+			WriteTimeout: 30 * time.Second,
+			MaxBody:      16 * 1024 * 1024,
+		},
+		Store:     Store{Driver: "sqlite"},
+		Log:       Log{Origin: "", Level: "info", Format: "text"},
+		Audit:     Audit{MaxBatch: 1024, CheckpointEvery: 1024},
+		Retention: Retention{Events: 0, Interval: time.Hour},
+	}
+	if got := fields(Default()); !reflect.DeepEqual(got, want) {
+		t.Fatalf("Default() = %+v\nwant %+v", got, want)
+	}
+	if err := Default().Validate(); err != nil {
+		t.Fatalf("Default().Validate() = %v", err)
+	}
+	if dsn, err := Default().StoreDSN(); dsn != "" || err != nil {
+		t.Fatalf("Default().StoreDSN() = %q, %v; want \"\", nil", dsn, err)
+	}
+
+	// Documents that set nothing give the defaults.
+	for _, doc := range []string{
+		"",
+		"# only a comment\n",
+		"---\n",
+		"---\n...\n",
+		"http:\nstore: ~\nlog: null\n",
+		"http:\n  listen:\n  max_body: ~\n",
+	} {
+		c, err := Parse("vigil.yaml", []byte(doc))
+		if err != nil {
+			t.Errorf("Parse(%q): %v", doc, err)
+			continue
+		}
+		if got := fields(c); !reflect.DeepEqual(got, want) {
+			t.Errorf("Parse(%q) = %+v\nwant defaults %+v", doc, got, want)
+		}
+	}
+}
+
+func TestLoadFull(t *testing.T) {
+	c, err := Load("testdata/full.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{
+		Data: "/var/lib/vigil",
+		HTTP: HTTP{
+			Listen:       "0.0.0.0:9443",
+			ReadTimeout:  90 * time.Second,
+			WriteTimeout: 2 * time.Minute,
+			MaxBody:      4 << 20,
+		},
+		Store:     Store{Driver: "postgres", DSNEnv: "VIGIL_TEST_DSN"},
+		Log:       Log{Origin: "vigil.example.com/prod-1", Level: "debug", Format: "json"},
+		Audit:     Audit{MaxBatch: 256, CheckpointEvery: 4096},
+		Retention: Retention{Events: 365 * 24 * time.Hour, Interval: 6 * time.Hour},
+	}
+	if got := fields(c); !reflect.DeepEqual(got, want) {
+		t.Fatalf("Load(full.yaml) = %+v\nwant %+v", got, want)
+	}
+	if got := c.Log.SlogLevel().String(); got != "DEBUG" {
+		t.Errorf("SlogLevel() = %s, want DEBUG", got)
+	}
+
+	t.Setenv("VIGIL_TEST_DSN", "postgres://vigil@db.internal/vigil")
+	if dsn, err := c.StoreDSN(); err != nil || dsn != "postgres://vigil@db.internal/vigil" {
+		t.Fatalf("StoreDSN() = %q, %v", dsn, err)
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	_, err := Load("testdata/unknown-nested.yaml")
+	if got, want := errString(err), `testdata/unknown-nested.yaml:7: unknown key "retension" in retention section`; got != want {
+		t.Errorf("unknown nested key:\n got %s\nwant %s", got, want)
+	}
+
+	_, err = Load("testdata/multi-doc.yaml")
+	if got, want := errString(err), `testdata/multi-doc.yaml:2: a second YAML document starts here; the configuration must be a single document (remove the "---")`; got != want {
+		t.Errorf("multiple documents:\n got %s\nwant %s", got, want)
+	}
+
+	_, err = Load("testdata/no-such-file.yaml")
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("missing file: got %v, want an error wrapping fs.ErrNotExist", err)
+	}
+	if got, want := errString(err), "read config: open testdata/no-such-file.yaml: no such file or directory"; got != want {
+		t.Errorf("missing file:\n got %s\nwant %s", got, want)
+	}
+}
+
+func errString(err error) string {
+	if err == nil {
+		return "<nil>"
+	}
+	return err.Error()
+}
+
+func TestParseErrors(t *testing.T) {
+	const (
+		notDuration = `is not a duration (want a number with a unit, like 30s, 1h30m or 90d)`
+		notSize     = `is not a byte size (want a whole number of bytes, or of KiB, MiB or GiB, like 16MiB)`
+		notSQLite   = `must be empty when store.driver is sqlite (sqlite keeps its database in the data directory)`
+		badDSN      = `not a PostgreSQL connection string (want a postgres:// URL or key=value pairs; the value is not shown as it may hold a password)`
+	)
+	tests := []struct {
+		name string
+		yaml string
+		want string
+	}{
+		// Unknown keys, with the line of the key.
+		{"unknown top-level key", "data: ./d\n\nconnections:\n  - name: prod\n",
+			`vigil.yaml:3: unknown key "connections" at top level`},
+		{"future gateway section", "http:\n  listen: 127.0.0.1:1\ngateway: {}\n",
+			`vigil.yaml:3: unknown key "gateway" at top level`},
+		{"future policy section", "policy:\n  packs: [base]\n", `vigil.yaml:1: unknown key "policy" at top level`},
+		{"future ingest section", "ingest: []\n", `vigil.yaml:1: unknown key "ingest" at top level`},
+		{"future detect section", "detect: {}\n", `vigil.yaml:1: unknown key "detect" at top level`},
+		{"future alerts section", "alerts:\n", `vigil.yaml:1: unknown key "alerts" at top level`},
+		{"unknown nested key", "data: ./d\nhttp:\n  listen: 127.0.0.1:1\n  listne: 127.0.0.1:2\n",
+			`vigil.yaml:4: unknown key "listne" in http section (did you mean "listen"?)`},
+		{"misspelt section", "retension:\n  events: 90d\n",
+			`vigil.yaml:1: unknown key "retension" at top level (did you mean "retention"?)`},
+		{"wrong case", "log:\n  Level: debug\n",
+			`vigil.yaml:2: unknown key "Level" in log section (did you mean "level"?)`},
+		{"section key at top level", "data: ./d\nlisten: 0.0.0.0:80\n",
+			`vigil.yaml:2: unknown key "listen" at top level ("listen" belongs in the http section; check the indentation)`},
+		{"top-level key inside a section", "http:\n  listen: 127.0.0.1:1\n  store:\n    driver: sqlite\n",
+			`vigil.yaml:3: unknown key "store" in http section ("store" is a top-level key; check the indentation)`},
+		{"duplicate key", "http:\n  listen: 127.0.0.1:1\n  read_timeout: 1s\n  listen: 127.0.0.1:2\n",
+			`vigil.yaml:4: duplicate key "listen" in http section (first at line 2)`},
+		{"duplicate section", "log:\n  level: info\nlog:\n  level: debug\n",
+			`vigil.yaml:3: duplicate key "log" at top level (first at line 1)`},
+		{"merge key", "http:\n  <<: {listen: '127.0.0.1:1'}\n",
+			`vigil.yaml:2: merge keys (<<) are not supported in http section`},
+
+		// Shapes and syntax.
+		{"top level is a list", "- data\n", `vigil.yaml:1: expected a mapping (key: value), found a list`},
+		{"section is a scalar", "data: ./d\nhttp: 8080\n", `vigil.yaml:2: http: expected a mapping (key: value), found "8080"`},
+		{"string is a mapping", "data:\n  path: ./d\n", `vigil.yaml:2: data: expected a string, found a mapping`},
+		{"tab indentation", "http:\n\tlisten: 127.0.0.1:1\n",
+			`vigil.yaml:2: invalid YAML: found character that cannot start any token`},
+		{"unclosed flow", "http: {listen: 127.0.0.1:1\n", `vigil.yaml:1: invalid YAML: did not find expected ',' or '}'`},
+		{"multiple documents", "data: ./a\n---\ndata: ./b\n",
+			`vigil.yaml:2: a second YAML document starts here; the configuration must be a single document (remove the "---")`},
+		{"empty second document", "data: ./a\n---\n",
+			`vigil.yaml:2: a second YAML document starts here; the configuration must be a single document (remove the "---")`},
+
+		// Durations.
+		{"bad duration", "http:\n  read_timeout: 30 seconds\n", `vigil.yaml:2: http.read_timeout: "30 seconds" ` + notDuration},
+		{"duration without unit", "data: ./d\nhttp:\n  write_timeout: 30\n", `vigil.yaml:3: http.write_timeout: "30" ` + notDuration},
+		{"fractional days", "retention:\n  events: 1.5d\n", `vigil.yaml:2: retention.events: "1.5d" ` + notDuration},
+		{"negative duration", "retention:\n  interval: -1h\n", `vigil.yaml:2: retention.interval: "-1h" is negative`},
+		{"duration is a list", "retention:\n  interval: [1h]\n", `vigil.yaml:2: retention.interval: expected a duration, found a list`},
+		{"zero timeout", "http:\n  read_timeout: 0\n", `vigil.yaml:2: http.read_timeout: must be greater than 0`},
+		{"retention too short", "retention:\n  events: 30m\n",
+			`vigil.yaml:2: retention.events: must be 0 (keep forever) or at least 1h, not 30m`},
+		{"retention interval too short", "retention:\n  interval: 10s\n",
+			`vigil.yaml:2: retention.interval: must be at least 1m, not 10s`},
+
+		// Byte sizes.
+		{"decimal size unit", "http:\n  max_body: 16MB\n", `vigil.yaml:2: http.max_body: "16MB" ` + notSize},
+		{"fractional size", "http:\n  max_body: 1.5MiB\n", `vigil.yaml:2: http.max_body: "1.5MiB" ` + notSize},
+		{"negative size", "http:\n  max_body: -1\n", `vigil.yaml:2: http.max_body: "-1" is negative`},
+		{"size too large", "http:\n  max_body: 9999999999GiB\n", `vigil.yaml:2: http.max_body: "9999999999GiB" is too large`},
+		{"zero size", "http:\n  max_body: 0KiB\n", `vigil.yaml:2: http.max_body: must be greater than 0`},
+
+		// Enumerations.
+		{"bad driver", "store:\n  driver: mysql\n", `vigil.yaml:2: store.driver: "mysql" is not one of sqlite, postgres`},
+		{"bad level", "log:\n  level: verbose\n", `vigil.yaml:2: log.level: "verbose" is not one of debug, info, warn, error`},
+		{"level is case-sensitive", "log:\n  level: INFO\n", `vigil.yaml:2: log.level: "INFO" is not one of debug, info, warn, error`},
+		{"bad format", "log:\n  format: xml\n", `vigil.yaml:2: log.format: "xml" is not one of text, json`},
+
+		// Listen addresses.
+		{"listen without port", "data: ./d\nhttp:\n  listen: localhost\n", `vigil.yaml:3: http.listen: "localhost" is not host:port`},
+		{"listen as a number", "http:\n  listen: 8080\n", `vigil.yaml:2: http.listen: "8080" is not host:port`},
+		{"listen empty", "http:\n  listen: \"\"\n", `vigil.yaml:2: http.listen: "" is not host:port`},
+		{"listen port out of range", "http:\n  listen: 127.0.0.1:99999\n",
+			`vigil.yaml:2: http.listen: "127.0.0.1:99999" is not host:port (the port must be a number from 0 to 65535)`},
+		{"listen named port", "http:\n  listen: 127.0.0.1:http\n",
+			`vigil.yaml:2: http.listen: "127.0.0.1:http" is not host:port (the port must be a number from 0 to 65535)`},
+
+		// Integers.
+		{"batch zero", "audit:\n  max_batch: 0\n", `vigil.yaml:2: audit.max_batch: must be from 1 to 65536, not 0`},
+		{"batch too large", "audit:\n  max_batch: 65537\n", `vigil.yaml:2: audit.max_batch: must be from 1 to 65536, not 65537`},
+		{"batch not an integer", "audit:\n  max_batch: lots\n", `vigil.yaml:2: audit.max_batch: "lots" is not an integer`},
+		{"batch is a float", "audit:\n  max_batch: 1.5\n", `vigil.yaml:2: audit.max_batch: "1.5" is not an integer`},
+		{"batch quoted", "audit:\n  max_batch: \"10\"\n", `vigil.yaml:2: audit.max_batch: "10" is not an integer`},
+		{"checkpoint every zero", "audit:\n  checkpoint_every: 0\n", `vigil.yaml:2: audit.checkpoint_every: must be at least 1, not 0`},
+
+		// Other values.
+		{"empty data", "data: \"\"\n", `vigil.yaml:1: data: must not be empty`},
+		{"origin with a space", "log:\n  origin: my log\n",
+			`vigil.yaml:2: log.origin: "my log" must not contain spaces, control characters or "+"`},
+		{"origin with a plus", "log:\n  origin: a+b\n",
+			`vigil.yaml:2: log.origin: "a+b" must not contain spaces, control characters or "+"`},
+
+		// Store: rules between keys.
+		{"postgres without dsn", "store:\n  driver: postgres\n",
+			`vigil.yaml:2: store.driver: postgres needs store.dsn or store.dsn_env`},
+		{"postgres with both", "store:\n  driver: postgres\n  dsn: postgres://h/db\n  dsn_env: VIGIL_DSN\n",
+			`vigil.yaml:4: store.dsn_env: set store.dsn or store.dsn_env, not both`},
+		{"sqlite with dsn", "store:\n  dsn: postgres://h/db\n", `vigil.yaml:2: store.dsn: ` + notSQLite},
+		{"sqlite with dsn_env", "store:\n  driver: sqlite\n  dsn_env: VIGIL_DSN\n", `vigil.yaml:3: store.dsn_env: ` + notSQLite},
+		{"bad dsn_env name", "store:\n  driver: postgres\n  dsn_env: 1-DSN\n",
+			`vigil.yaml:3: store.dsn_env: "1-DSN" is not an environment variable name (letters, digits and _, not starting with a digit)`},
+		{"dsn of another database", "store:\n  driver: postgres\n  dsn: mysql://root:hunter2@h/db\n", `vigil.yaml:3: store.dsn: ` + badDSN},
+		{"dsn that is not a connection string", "store:\n  driver: postgres\n  dsn: hunter2\n", `vigil.yaml:3: store.dsn: ` + badDSN},
+
+		// Several problems are all reported, one per line.
+		{"several decode problems", "http:\n  max_body: 1MB\n  read_timeout: soon\nfoo: 1\n",
+			`vigil.yaml:2: http.max_body: "1MB" ` + notSize + "\n" +
+				`vigil.yaml:3: http.read_timeout: "soon" ` + notDuration + "\n" +
+				`vigil.yaml:4: unknown key "foo" at top level`},
+		{"several value problems", "http:\n  listen: nope\nlog:\n  level: loud\n",
+			`vigil.yaml:2: http.listen: "nope" is not host:port` + "\n" +
+				`vigil.yaml:4: log.level: "loud" is not one of debug, info, warn, error`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse("vigil.yaml", []byte(tt.yaml))
+			if err == nil {
+				t.Fatalf("Parse(%q) = %+v, want error %s", tt.yaml, fields(c), tt.want)
+			}
+			if got := err.Error(); got != tt.want {
+				t.Fatalf("Parse(%q) error:\n got %s\nwant %s", tt.yaml, got, tt.want)
+			}
+			if strings.Contains(err.Error(), "hunter2") {
+				t.Fatalf("error shows the DSN: %s", err)
+			}
+			var e *Error
+			if !errors.As(err, &e) || e.File != "vigil.yaml" || e.Line == 0 {
+				t.Fatalf("errors.As(%v) = %+v, want an *Error with file and line", err, e)
+			}
+		})
+	}
+}
+
+func TestParseValues(t *testing.T) {
+	tests := []struct {
+		name  string
+		yaml  string
+		check func(c *Config) bool
+	}{
+		{"days and hours", "retention:\n  events: 1d12h\n", func(c *Config) bool { return c.Retention.Events == 36*time.Hour }},
+		{"bare days", "retention:\n  events: 90d\n", func(c *Config) bool { return c.Retention.Events == 90*24*time.Hour }},
+		{"hours and minutes", "http:\n  read_timeout: 1h30m\n", func(c *Config) bool { return c.HTTP.ReadTimeout == 90*time.Minute }},
+		{"zero retention", "retention:\n  events: 0\n", func(c *Config) bool { return c.Retention.Events == 0 }},
+		{"plain bytes", "http:\n  max_body: 1048576\n", func(c *Config) bool { return c.HTTP.MaxBody == 1<<20 }},
+		{"quoted size with space", "http:\n  max_body: \"512 KiB\"\n", func(c *Config) bool { return c.HTTP.MaxBody == 512<<10 }},
+		{"gibibytes", "http:\n  max_body: 2GiB\n", func(c *Config) bool { return c.HTTP.MaxBody == 2<<30 }},
+		{"hex integer", "audit:\n  max_batch: 0x100\n", func(c *Config) bool { return c.Audit.MaxBatch == 256 }},
+		{"flow mapping", "http: {listen: ':0', max_body: 1KiB}\n", func(c *Config) bool { return c.HTTP.Listen == ":0" && c.HTTP.MaxBody == 1024 }},
+		{"IPv6 listen", "http:\n  listen: \"[::1]:8443\"\n", func(c *Config) bool { return c.HTTP.Listen == "[::1]:8443" }},
+		{"alias", "http:\n  read_timeout: &t 45s\n  write_timeout: *t\n", func(c *Config) bool {
+			return c.HTTP.ReadTimeout == 45*time.Second && c.HTTP.WriteTimeout == 45*time.Second
+		}},
+		{"no env expansion", "data: ${HOME}/vigil\n", func(c *Config) bool { return c.Data == "${HOME}/vigil" }},
+		{"postgres key=value dsn", "store:\n  driver: postgres\n  dsn: host=db user=vigil\n", func(c *Config) bool { return c.Store.DSN == "host=db user=vigil" }},
+		{"later keys keep other defaults", "http:\n  listen: :9000\n", func(c *Config) bool {
+			return c.HTTP.Listen == ":9000" && c.HTTP.ReadTimeout == 30*time.Second && c.Store.Driver == "sqlite"
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Parse("vigil.yaml", []byte(tt.yaml))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !tt.check(c) {
+				t.Fatalf("Parse(%q) = %+v", tt.yaml, fields(c))
+			}
+		})
+	}
+}
+
+func TestValidateBuiltInCode(t *testing.T) {
+	c := Default()
+	c.Store.Driver = DriverPostgres
+	c.Audit.MaxBatch = 0
+	err := c.Validate()
+	want := "store.driver: postgres needs store.dsn or store.dsn_env\naudit.max_batch: must be from 1 to 65536, not 0"
+	if got := errString(err); got != want {
+		t.Fatalf("Validate() =\n%s\nwant\n%s", got, want)
+	}
+	var e *Error
+	if !errors.As(err, &e) || e.Path != "store.driver" || e.File != "" || e.Line != 0 {
+		t.Fatalf("errors.As found %+v, want the store.driver error without a position", e)
+	}
+}
+
+func TestStoreDSN(t *testing.T) {
+	const env = "VIGIL_CONFIG_TEST_DSN"
+	tests := []struct {
+		name    string
+		yaml    string
+		env     *string // nil leaves the variable unset
+		want    string
+		wantErr string
+	}{
+		{"inline dsn", "store:\n  driver: postgres\n  dsn: postgres://vigil@db/vigil\n", nil,
+			"postgres://vigil@db/vigil", ""},
+		{"from environment", "store:\n  driver: postgres\n  dsn_env: " + env + "\n", ptr("postgresql://vigil:s3cret@db/vigil"),
+			"postgresql://vigil:s3cret@db/vigil", ""},
+		{"key=value from environment", "store:\n  driver: postgres\n  dsn_env: " + env + "\n", ptr("host=db password=s3cret"),
+			"host=db password=s3cret", ""},
+		{"unset variable", "data: ./d\nstore:\n  driver: postgres\n  dsn_env: " + env + "\n", nil,
+			"", "vigil.yaml:4: store.dsn_env: environment variable " + env + " is not set"},
+		{"empty variable", "store:\n  driver: postgres\n  dsn_env: " + env + "\n", ptr(""),
+			"", "vigil.yaml:3: store.dsn_env: environment variable " + env + " is empty"},
+		{"variable of another database", "store:\n  driver: postgres\n  dsn_env: " + env + "\n", ptr("mysql://root:s3cret@db/x"),
+			"", "vigil.yaml:3: store.dsn_env: environment variable " + env + ": not a PostgreSQL connection string (want a postgres:// URL or key=value pairs; the value is not shown as it may hold a password)"},
+		{"sqlite ignores the environment", "store:\n  driver: sqlite\n", ptr("postgres://x/y"), "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.env != nil {
+				t.Setenv(env, *tt.env)
+			} else {
+				t.Setenv(env, "") // restored after the test
+				os.Unsetenv(env)
+			}
+			c, err := Parse("vigil.yaml", []byte(tt.yaml))
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := c.StoreDSN()
+			if got != tt.want || errString(err) != orNil(tt.wantErr) {
+				t.Fatalf("StoreDSN() = %q, %v\nwant %q, %s", got, err, tt.want, orNil(tt.wantErr))
+			}
+			if err != nil && strings.Contains(err.Error(), "s3cret") {
+				t.Fatalf("error shows the DSN: %s", err)
+			}
+		})
+	}
+}
+
+func ptr(s string) *string { return &s }
+
+func orNil(s string) string {
+	if s == "" {
+		return "<nil>"
+	}
+	return s
+}
+
+func TestParseDuration(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    time.Duration
+		wantErr string
+	}{
+		{"0", 0, ""},
+		{"30s", 30 * time.Second, ""},
+		{"1h30m", 90 * time.Minute, ""},
+		{"1.5h", 90 * time.Minute, ""},
+		{"36h", 36 * time.Hour, ""},
+		{"90d", 90 * 24 * time.Hour, ""},
+		{"0d", 0, ""},
+		{"1d12h", 36 * time.Hour, ""},
+		{"1d1h1m1s", 25*time.Hour + time.Minute + time.Second, ""},
+		{"+5m", 5 * time.Minute, ""},
+		{"-0s", 0, ""},
+		{"", 0, `"" is not a duration (want a number with a unit, like 30s, 1h30m or 90d)`},
+		{"d", 0, `"d" is not a duration (want a number with a unit, like 30s, 1h30m or 90d)`},
+		{"30", 0, `"30" is not a duration (want a number with a unit, like 30s, 1h30m or 90d)`},
+		{"1h1d", 0, `"1h1d" is not a duration (want a number with a unit, like 30s, 1h30m or 90d)`},
+		{"1d-1h", 0, `"1d-1h" is not a duration (want a number with a unit, like 30s, 1h30m or 90d)`},
+		{"1w", 0, `"1w" is not a duration (want a number with a unit, like 30s, 1h30m or 90d)`},
+		{"-1h", 0, `"-1h" is negative`},
+		{"-90d", 0, `"-90d" is negative`},
+		{"200000d", 0, `"200000d" is too large`},
+		{"106751d24h", 0, `"106751d24h" is too large`},
+	}
+	for _, tt := range tests {
+		got, err := ParseDuration(tt.in)
+		if got != tt.want || errString(err) != orNil(tt.wantErr) {
+			t.Errorf("ParseDuration(%q) = %v, %v; want %v, %s", tt.in, got, err, tt.want, orNil(tt.wantErr))
+		}
+	}
+}
+
+func TestFormatDuration(t *testing.T) {
+	tests := []struct {
+		in   time.Duration
+		want string
+	}{
+		{0, "0"},
+		{30 * time.Second, "30s"},
+		{time.Minute, "1m"},
+		{time.Hour, "1h"},
+		{90 * time.Minute, "1h30m"},
+		{36 * time.Hour, "1d12h"},
+		{365 * 24 * time.Hour, "365d"},
+		{24*time.Hour + 1500*time.Millisecond, "1d1.5s"},
+	}
+	for _, tt := range tests {
+		got := FormatDuration(tt.in)
+		if got != tt.want {
+			t.Errorf("FormatDuration(%v) = %q, want %q", tt.in, got, tt.want)
+		}
+		if back, err := ParseDuration(got); err != nil || back != tt.in {
+			t.Errorf("ParseDuration(FormatDuration(%v)) = %v, %v", tt.in, back, err)
+		}
+	}
+}
+
+func TestParseByteSize(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    int64
+		wantErr string
+	}{
+		{"0", 0, ""},
+		{"1048576", 1 << 20, ""},
+		{"1KiB", 1024, ""},
+		{"16MiB", 16 << 20, ""},
+		{"16 MiB", 16 << 20, ""},
+		{"3GiB", 3 << 30, ""},
+		{"-0", 0, ""},
+		{"", 0, `"" is not a byte size (want a whole number of bytes, or of KiB, MiB or GiB, like 16MiB)`},
+		{"MiB", 0, `"MiB" is not a byte size (want a whole number of bytes, or of KiB, MiB or GiB, like 16MiB)`},
+		{"16MB", 0, `"16MB" is not a byte size (want a whole number of bytes, or of KiB, MiB or GiB, like 16MiB)`},
+		{"16mib", 0, `"16mib" is not a byte size (want a whole number of bytes, or of KiB, MiB or GiB, like 16MiB)`},
+		{"1.5GiB", 0, `"1.5GiB" is not a byte size (want a whole number of bytes, or of KiB, MiB or GiB, like 16MiB)`},
+		{"+1", 0, `"+1" is not a byte size (want a whole number of bytes, or of KiB, MiB or GiB, like 16MiB)`},
+		{"-1", 0, `"-1" is negative`},
+		{"-16MiB", 0, `"-16MiB" is negative`},
+		{"9223372036854775808", 0, `"9223372036854775808" is too large`},
+		{"8589934592GiB", 0, `"8589934592GiB" is too large`},
+	}
+	for _, tt := range tests {
+		got, err := ParseByteSize(tt.in)
+		if got != tt.want || errString(err) != orNil(tt.wantErr) {
+			t.Errorf("ParseByteSize(%q) = %v, %v; want %v, %s", tt.in, got, err, tt.want, orNil(tt.wantErr))
+		}
+	}
+	for n, want := range map[int64]string{0: "0", 1000: "1000", 1024: "1KiB", 16 << 20: "16MiB", 3 << 30: "3GiB", 1536: "1536"} {
+		if got := FormatByteSize(n); got != want {
+			t.Errorf("FormatByteSize(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+// TestYAMLTypes checks Duration and ByteSize with the yaml package's own decoder
+// and encoder, as other packages will use them.
+func TestYAMLTypes(t *testing.T) {
+	var v struct {
+		Window Duration `yaml:"window"`
+		Limit  ByteSize `yaml:"limit"`
+	}
+	if err := yaml.Unmarshal([]byte("window: 7d\nlimit: 2MiB\n"), &v); err != nil {
+		t.Fatal(err)
+	}
+	if v.Window != Duration(7*24*time.Hour) || v.Limit != 2<<20 {
+		t.Fatalf("decoded %+v", v)
+	}
+	out, err := yaml.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := string(out), "window: 7d\nlimit: 2MiB\n"; got != want {
+		t.Fatalf("Marshal = %q, want %q", got, want)
+	}
+	err = yaml.Unmarshal([]byte("window: -1h\n"), &v)
+	if got, want := errString(err), `"-1h" is negative`; got != want {
+		t.Fatalf("negative duration: got %s, want %s", got, want)
+	}
+	err = yaml.Unmarshal([]byte("limit: [1]\n"), &v)
+	if got, want := errString(err), `expected a byte size, found a list`; got != want {
+		t.Fatalf("list as size: got %s, want %s", got, want)
+	}
+}
+
+// TestDecodeCollections exercises the decoder on field kinds that later sections
+// will use (lists, named entries, booleans, self-decoding types).
+func TestDecodeCollections(t *testing.T) {
+	type conn struct {
+		Name    string        `yaml:"name"`
+		Enabled bool          `yaml:"enabled"`
+		Timeout time.Duration `yaml:"timeout"`
+		Buffer  int64         `yaml:"buffer" config:"bytes"`
+		Window  Duration      `yaml:"window"`
+	}
+	type root struct {
+		Conns []conn          `yaml:"connections"`
+		Named map[string]conn `yaml:"named"`
+		Small int8            `yaml:"small"`
+	}
+	parse := func(doc string) (root, error) {
+		var n yaml.Node
+		if err := yaml.Unmarshal([]byte(doc), &n); err != nil {
+			t.Fatal(err)
+		}
+		var r root
+		d := &decoder{file: "x.yaml", root: reflect.TypeFor[root](), lines: map[string]int{}}
+		d.decode(n.Content[0], reflect.ValueOf(&r).Elem(), "", "")
+		return r, joinErrors(d.errs)
+	}
+
+	r, err := parse("connections:\n  - name: a\n    enabled: true\n    timeout: 2d\n    buffer: 1KiB\n    window: 5m\n  - name: b\nnamed:\n  prod:\n    name: p\nsmall: 100\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := root{
+		Conns: []conn{{Name: "a", Enabled: true, Timeout: 48 * time.Hour, Buffer: 1024, Window: Duration(5 * time.Minute)}, {Name: "b"}},
+		Named: map[string]conn{"prod": {Name: "p"}},
+		Small: 100,
+	}
+	if !reflect.DeepEqual(r, want) {
+		t.Fatalf("decoded %+v\nwant %+v", r, want)
+	}
+
+	_, err = parse("connections:\n  - name: a\n    enabeld: yes\n  - nmae: b\n    window: -5m\nnamed:\n  prod: {enabled: maybe}\n  prod: {}\nsmall: 300\n")
+	wantErr := strings.Join([]string{
+		`x.yaml:3: unknown key "enabeld" in connections[0] section (did you mean "enabled"?)`,
+		`x.yaml:4: unknown key "nmae" in connections[1] section (did you mean "name"?)`,
+		`x.yaml:5: connections[1].window: "-5m" is negative`,
+		`x.yaml:7: named.prod.enabled: "maybe" is not true or false`,
+		`x.yaml:8: duplicate key "prod" in named section (first at line 7)`,
+		`x.yaml:9: small: 300 is out of range`,
+	}, "\n")
+	if got := errString(err); got != wantErr {
+		t.Fatalf("errors:\n%s\nwant\n%s", got, wantErr)
+	}
+
+	_, err = parse("connections: {a: 1}\nnamed: [a]\n")
+	wantErr = "x.yaml:1: connections: expected a list, found a mapping\nx.yaml:2: named: expected a mapping (key: value), found a list"
+	if got := errString(err); got != wantErr {
+		t.Fatalf("errors:\n%s\nwant\n%s", got, wantErr)
+	}
+}
+
+// TestDocsCoverEveryKey keeps docs/configuration.md complete: every key path
+// must appear in it as `path`, and its complete example must parse.
+func TestDocsCoverEveryKey(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/configuration.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var paths []string
+	var walk func(t reflect.Type, prefix string)
+	walk = func(t reflect.Type, prefix string) {
+		for i := range t.NumField() {
+			name := yamlName(t.Field(i))
+			if name == "" {
+				continue
+			}
+			p := join(prefix, name)
+			if ft := t.Field(i).Type; ft.Kind() == reflect.Struct {
+				walk(ft, p)
+			} else {
+				paths = append(paths, p)
+			}
+		}
+	}
+	walk(reflect.TypeFor[Config](), "")
+	if len(paths) != 15 {
+		t.Errorf("found %d keys, want 15: %v", len(paths), paths)
+	}
+	for _, p := range paths {
+		if !strings.Contains(string(doc), "| `"+p+"` |") {
+			t.Errorf("docs/configuration.md has no table row for `%s`", p)
+		}
+	}
+
+	m := regexp.MustCompile("(?s)## Complete example.*?```yaml\n(.*?)```").FindSubmatch(doc)
+	if m == nil {
+		t.Fatal("docs/configuration.md has no complete example")
+	}
+	c, err := Parse("configuration.md", m[1])
+	if err != nil {
+		t.Fatalf("the complete example does not parse: %v", err)
+	}
+	if c.Store.DSNEnv != "VIGIL_DSN" || c.Retention.Events != 365*24*time.Hour || c.Log.Format != "json" {
+		t.Fatalf("the complete example parsed to %+v", fields(c))
+	}
+}
