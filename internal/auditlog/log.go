@@ -16,14 +16,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/transparency-dev/merkle/compact"
 	"github.com/transparency-dev/merkle/rfc6962"
 	"golang.org/x/mod/sumdb/note"
-	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/vigil-audit/vigil/internal/event"
 	"github.com/vigil-audit/vigil/internal/store"
@@ -69,11 +68,14 @@ type Log struct {
 	mu     sync.RWMutex // guards closed and sends on reqs
 	closed bool
 	reqs   chan *request
+	writes chan *pending
+	ready  chan struct{} // the writer is free for the next batch
 	done   chan struct{}
+	failed atomic.Bool // a batch failed; the sequencer must resynchronise
 
-	// Owned by the committer goroutine.
+	// Owned by the sequencer goroutine (run).
 	tree  *compact.Range
-	stale bool // the in-memory tree may not match the store; reload before the next commit
+	stale bool // the in-memory tree may not match the store; reload before the next batch
 
 	headMu sync.RWMutex
 	head   store.Checkpoint
@@ -107,6 +109,8 @@ func Open(ctx context.Context, opts Options) (*Log, error) {
 		maxBatch: opts.MaxBatch,
 		cpEvery:  opts.CheckpointEvery,
 		reqs:     make(chan *request, 4096),
+		writes:   make(chan *pending),
+		ready:    make(chan struct{}, 1),
 		done:     make(chan struct{}),
 	}
 	if l.log == nil {
@@ -130,6 +134,7 @@ func Open(ctx context.Context, opts Options) (*Log, error) {
 	}
 	l.metrics.setSize(l.tree.End())
 	go l.run()
+	go l.write()
 	return l, nil
 }
 
@@ -256,101 +261,168 @@ func (l *Log) Close() error {
 	return nil
 }
 
-// run is the committer: it takes every request queued since the last commit (up
-// to maxBatch events) and commits them together.
+// pending is a batch being built by the sequencer, then written by the writer.
+type pending struct {
+	reqs    []*request
+	batch   *store.Batch
+	n       int
+	start   time.Time
+	nodeBuf []byte // node hashes of the batch's entries, one allocation
+}
+
+// run is the sequencer, the first stage of the commit pipeline. While the
+// writer makes one batch durable, it builds the next from every request that
+// arrives (sequence numbers, leaf hashes, tree nodes); when the writer is free
+// it signs the checkpoint and hands the whole batch over. So batches grow with
+// the load (one fsync for all that queued during the last one), and hashing
+// overlaps with the store's work.
 func (l *Log) run() {
-	defer close(l.done)
-	batch := make([]*request, 0, 64)
-	for req := range l.reqs {
-		batch = append(batch[:0], req)
-		n := len(req.bodies)
-	drain:
-		for n < l.maxBatch {
-			select {
-			case r, ok := <-l.reqs:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, r)
-				n += len(r.bodies)
-			default:
-				break drain
+	defer close(l.writes)
+	var cur *pending
+	writerFree := false
+	reqs := l.reqs
+	for {
+		if writerFree && cur != nil {
+			if l.failed.Load() {
+				// The batch cur was built on failed; the writer is idle, so the
+				// store is settled: refuse cur and rebuild from the store.
+				l.answer(cur, errors.New("auditlog: append refused: an earlier batch failed to commit"))
+				l.failed.Store(false)
+				l.stale = true
+				cur = nil
+				continue
 			}
+			if err := l.seal(cur); err != nil {
+				l.answer(cur, err)
+				l.stale = true
+				cur = nil
+				continue
+			}
+			l.writes <- cur
+			cur, writerFree = nil, false
+			continue
 		}
-		err := l.commit(batch, n)
-		for _, r := range batch {
-			r.err <- err
+		if reqs == nil && cur == nil {
+			return
+		}
+		in := reqs
+		if cur != nil && cur.n >= l.maxBatch {
+			in = nil // full: wait for the writer
+		}
+		select {
+		case r, ok := <-in:
+			if !ok {
+				reqs = nil
+				continue
+			}
+			if cur == nil {
+				if l.failed.Load() || l.stale {
+					// Reload only once the writer is idle and the store settled.
+					if !writerFree {
+						<-l.ready
+						writerFree = true
+					}
+					l.failed.Store(false)
+					l.stale = true
+				}
+				cur = &pending{start: time.Now(), batch: &store.Batch{}}
+				if l.stale {
+					if err := l.reload(context.Background()); err != nil {
+						r.err <- fmt.Errorf("auditlog: append refused, the log could not be reloaded: %w", err)
+						cur = nil
+						continue
+					}
+				}
+			}
+			if err := l.add(cur, r); err != nil {
+				l.stale = true
+				l.answer(cur, err)
+				r.err <- err
+				cur = nil
+			}
+		case <-l.ready:
+			writerFree = true
 		}
 	}
 }
 
-func (l *Log) commit(reqs []*request, n int) error {
-	ctx := context.Background()
-	start := time.Now()
-	if l.stale {
-		if err := l.reload(ctx); err != nil {
-			l.metrics.commitFailed()
-			return fmt.Errorf("auditlog: append refused, the log could not be reloaded: %w", err)
-		}
-	}
-	size := l.tree.End()
-	saved := slices.Clone(l.tree.Hashes())
-	b := &store.Batch{Entries: make([]store.Entry, 0, n), Nodes: make([]store.Node, 0, n+8)}
+// add appends a request's events to the batch being built.
+func (l *Log) add(p *pending, r *request) error {
 	visit := func(id compact.NodeID, h []byte) {
-		if id.Level == 0 {
-			return // leaf hashes live with their entries
-		}
-		b.Nodes = append(b.Nodes, store.Node{
-			Key: tlog.StoredHashIndex(int(id.Level), int64(id.Index)), Level: id.Level, Index: id.Index, Hash: h,
-		})
-	}
-	seq := size
-	for _, r := range reqs {
-		r.first = seq
-		for i, body := range r.bodies {
-			leaf := body.Leaf(seq)
-			lh := hasher.HashLeaf(leaf)
-			if err := l.tree.Append(lh, visit); err != nil {
-				l.stale = true
-				return fmt.Errorf("auditlog: extend tree: %w", err)
-			}
-			b.Entries = append(b.Entries, store.Entry{Seq: seq, LeafHash: lh, Payload: leaf, Meta: r.metas[i]})
-			seq++
+		if id.Level > 0 {
+			p.nodeBuf = append(p.nodeBuf, h...)
 		}
 	}
-	root, err := l.tree.GetRootHash(nil)
-	if err != nil {
-		l.stale = true
-		return fmt.Errorf("auditlog: compute root: %w", err)
+	seq := l.tree.End()
+	r.first = seq
+	for i, body := range r.bodies {
+		leaf := body.Leaf(seq)
+		lh := hasher.HashLeaf(leaf)
+		start := len(p.nodeBuf)
+		if err := l.tree.Append(lh, visit); err != nil {
+			return fmt.Errorf("auditlog: extend tree: %w", err)
+		}
+		var nodes []byte
+		if len(p.nodeBuf) > start {
+			nodes = p.nodeBuf[start:len(p.nodeBuf):len(p.nodeBuf)]
+		}
+		p.batch.Entries = append(p.batch.Entries, store.Entry{Seq: seq, LeafHash: lh, Nodes: nodes, Payload: leaf, Meta: r.metas[i]})
+		seq++
 	}
-	signed, err := SignCheckpoint(Checkpoint{Origin: l.origin, Size: seq, Root: root}, l.signer)
-	if err != nil {
-		l.restore(size, saved)
-		return err
-	}
-	b.Checkpoint = store.Checkpoint{Size: seq, Root: root, Note: signed}
-	b.KeepCheckpoint = size/l.cpEvery != seq/l.cpEvery || size == 0
-	if err := l.st.Append(ctx, b); err != nil {
-		// The store may or may not have committed (a lost connection during COMMIT
-		// is ambiguous): reload from it before the next batch.
-		l.restore(size, saved)
-		l.stale = true
-		l.metrics.commitFailed()
-		l.log.Error("audit log append failed", "first_seq", size, "events", n, "err", err)
-		return fmt.Errorf("auditlog: append %d events at seq %d: %w", n, size, err)
-	}
-	l.setHead(b.Checkpoint)
-	l.metrics.committed(n, time.Since(start), seq)
+	p.reqs = append(p.reqs, r)
+	p.n += len(r.bodies)
 	return nil
 }
 
-func (l *Log) restore(size uint64, hashes [][]byte) {
-	r, err := rangeFactory.NewRange(0, size, hashes)
+// seal signs the checkpoint for the tree as it stands after the batch.
+func (l *Log) seal(p *pending) error {
+	size := p.batch.Entries[0].Seq
+	end := l.tree.End()
+	root, err := l.tree.GetRootHash(nil)
 	if err != nil {
-		l.stale = true
-		return
+		return fmt.Errorf("auditlog: compute root: %w", err)
 	}
-	l.tree = r
+	signed, err := SignCheckpoint(Checkpoint{Origin: l.origin, Size: end, Root: root}, l.signer)
+	if err != nil {
+		return err
+	}
+	p.batch.Checkpoint = store.Checkpoint{Size: end, Root: root, Note: signed}
+	p.batch.KeepCheckpoint = size/l.cpEvery != end/l.cpEvery || size == 0
+	return nil
+}
+
+// answer tells every caller in p the outcome.
+func (l *Log) answer(p *pending, err error) {
+	if err != nil {
+		l.metrics.commitFailed()
+	}
+	for _, r := range p.reqs {
+		r.err <- err
+	}
+}
+
+// write is the writer, the second stage: it makes each batch durable in one
+// store transaction, asks for the next, and then answers the batch's callers.
+func (l *Log) write() {
+	defer close(l.done)
+	ctx := context.Background()
+	l.ready <- struct{}{}
+	for p := range l.writes {
+		first := p.batch.Entries[0].Seq
+		err := l.st.Append(ctx, p.batch)
+		if err != nil {
+			// The store may or may not have committed (a lost connection during
+			// COMMIT is ambiguous): the sequencer reloads from it.
+			l.failed.Store(true)
+			l.log.Error("audit log append failed", "first_seq", first, "events", p.n, "err", err)
+			err = fmt.Errorf("auditlog: append %d events at seq %d: %w", p.n, first, err)
+		} else {
+			l.setHead(p.batch.Checkpoint)
+			l.metrics.committed(p.n, time.Since(p.start), p.batch.Checkpoint.Size)
+		}
+		l.ready <- struct{}{}
+		l.answer(p, err)
+	}
 }
 
 // rangeAt returns the compact range [0, size) built from stored nodes.
@@ -369,31 +441,30 @@ func (l *Log) nodeHashes(ctx context.Context, ids []compact.NodeID) ([][]byte, e
 	return fetchNodes(ctx, l.st, ids)
 }
 
+const sha256Size = 32
+
+// fetchNodes reads perfect-subtree node hashes: a leaf's from its entry, node
+// (l, i) from the entry of the leaf that completed it, (i+1)<<l - 1.
 func fetchNodes(ctx context.Context, st store.Store, ids []compact.NodeID) ([][]byte, error) {
-	var seqs []uint64
-	var keys []int64
-	for _, id := range ids {
-		if id.Level == 0 {
-			seqs = append(seqs, id.Index)
-		} else {
-			keys = append(keys, tlog.StoredHashIndex(int(id.Level), int64(id.Index)))
-		}
+	seqs := make([]uint64, len(ids))
+	for i, id := range ids {
+		seqs[i] = (id.Index+1)<<id.Level - 1
 	}
-	leaves, err := st.LeafHashes(ctx, seqs)
-	if err != nil {
-		return nil, err
-	}
-	nodes, err := st.NodeHashes(ctx, keys)
+	ths, err := st.TreeHashes(ctx, seqs)
 	if err != nil {
 		return nil, err
 	}
 	out := make([][]byte, len(ids))
 	for i, id := range ids {
 		if id.Level == 0 {
-			out[i], leaves = leaves[0], leaves[1:]
-		} else {
-			out[i], nodes = nodes[0], nodes[1:]
+			out[i] = ths[i].Leaf
+			continue
 		}
+		off := int(id.Level-1) * sha256Size
+		if len(ths[i].Nodes) < off+sha256Size {
+			return nil, fmt.Errorf("tree node (level %d, index %d) is not stored with seq %d", id.Level, id.Index, seqs[i])
+		}
+		out[i] = ths[i].Nodes[off : off+sha256Size]
 	}
 	return out, nil
 }

@@ -34,11 +34,11 @@ func (l *Log) InclusionProof(ctx context.Context, seq, size uint64) (leafHash []
 	if err != nil {
 		return nil, nil, fmt.Errorf("inclusion proof: %w", err)
 	}
-	lh, err := l.st.LeafHashes(ctx, []uint64{seq})
+	th, err := l.st.TreeHashes(ctx, []uint64{seq})
 	if err != nil {
 		return nil, nil, fmt.Errorf("inclusion proof: %w", err)
 	}
-	return lh[0], p, nil
+	return th[0].Leaf, p, nil
 }
 
 // ConsistencyProof proves that the tree of size from is a prefix of the tree of

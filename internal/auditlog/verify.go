@@ -3,13 +3,11 @@ package auditlog
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"sort"
 
 	"github.com/transparency-dev/merkle/compact"
 	"golang.org/x/mod/sumdb/note"
-	"golang.org/x/mod/sumdb/tlog"
 
 	"github.com/vigil-audit/vigil/internal/event"
 	"github.com/vigil-audit/vigil/internal/store"
@@ -156,61 +154,36 @@ func Verify(ctx context.Context, st store.Store, v note.Verifier, trusted []byte
 		vr.r.Checkpoints += len(rs)
 	}
 
-	// Stream the stored nodes beside the entries: both come in the order the tree
-	// was built, so each node the recomputation completes is compared with the
-	// next stored one.
-	nctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	nodes := make(chan store.Node, 4096)
-	nodeErr := make(chan error, 1)
-	go func() {
-		defer close(nodes)
-		nodeErr <- st.ScanNodes(nctx, func(n *store.Node) error {
-			select {
-			case nodes <- store.Node{Key: n.Key, Level: n.Level, Index: n.Index, Hash: bytes.Clone(n.Hash)}:
-				return nil
-			case <-nctx.Done():
-				return nctx.Err()
-			}
-		})
-	}()
-	var pending *store.Node
-	nextNode := func() *store.Node {
-		if pending != nil {
-			n := pending
-			pending = nil
-			return n
+	// Each leaf's recomputed nodes are compared with the ones stored with it.
+	var computed []byte
+	visit := func(id compact.NodeID, h []byte) {
+		if id.Level > 0 {
+			computed = append(computed, h...)
 		}
-		n, ok := <-nodes
-		if !ok {
-			return nil
-		}
-		return &n
 	}
 	nodeProblem := false
-	visit := func(id compact.NodeID, h []byte) {
-		if id.Level == 0 || nodeProblem {
+	checkNodes := func(e *store.Entry) {
+		if nodeProblem || bytes.Equal(computed, e.Nodes) {
 			return
 		}
-		key := tlog.StoredHashIndex(int(id.Level), int64(id.Index))
-		a, b := id.Coverage()
-		n := nextNode()
-		for n != nil && n.Key < key {
-			n = nextNode() // a stored node the tree does not produce: inert, ignore
+		nodeProblem = true
+		level := 1
+		for level*sha256Size <= min(len(computed), len(e.Nodes)) &&
+			bytes.Equal(computed[(level-1)*sha256Size:level*sha256Size], e.Nodes[(level-1)*sha256Size:level*sha256Size]) {
+			level++
 		}
-		switch {
-		case n == nil || n.Key > key:
-			pending = n
-			if !vr.covered(a, b-1) {
-				vr.add(Problem{Seq: a, End: b - 1, Kind: Missing, Detail: fmt.Sprintf("tree node (level %d, index %d) over these entries is absent", id.Level, id.Index)})
-			}
-			nodeProblem = true
-		case !bytes.Equal(n.Hash, h):
-			if !vr.covered(a, b-1) {
-				vr.add(Problem{Seq: a, End: b - 1, Kind: Modified, Detail: fmt.Sprintf("entries do not match the stored tree node (level %d, index %d): a leaf hash or a node was rewritten", id.Level, id.Index)})
-			}
-			nodeProblem = true
+		span := uint64(1) << level
+		a := (e.Seq + 1) - span
+		b := e.Seq
+		if vr.covered(a, b) {
+			return
 		}
+		idx := (e.Seq+1)>>level - 1
+		if len(e.Nodes) < level*sha256Size {
+			vr.add(Problem{Seq: a, End: b, Kind: Missing, Detail: fmt.Sprintf("tree node (level %d, index %d) over these entries is absent", level, idx)})
+			return
+		}
+		vr.add(Problem{Seq: a, End: b, Kind: Modified, Detail: fmt.Sprintf("entries do not match the stored tree node (level %d, index %d): a leaf hash or a node was rewritten", level, idx)})
 	}
 
 	tree := rangeFactory.NewEmptyRange(0)
@@ -241,9 +214,11 @@ func Verify(ctx context.Context, st store.Store, v note.Verifier, trusted []byte
 			}
 		}
 		if !broken {
+			computed = computed[:0]
 			if err := tree.Append(lh, visit); err != nil {
 				return fmt.Errorf("recompute tree: %w", err)
 			}
+			checkNodes(e)
 			size := tree.End()
 			if ts, ok := targets[size]; ok {
 				root, err := tree.GetRootHash(nil)
@@ -262,12 +237,6 @@ func Verify(ctx context.Context, st store.Store, v note.Verifier, trusted []byte
 		expected++
 		return nil
 	})
-	cancel()
-	for range nodes {
-	}
-	if nerr := <-nodeErr; err == nil && nerr != nil && !errors.Is(nerr, context.Canceled) {
-		err = nerr
-	}
 	if err != nil {
 		return nil, fmt.Errorf("verify: %w", err)
 	}

@@ -10,7 +10,6 @@ package event
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -251,22 +250,11 @@ type Body []byte
 
 // EncodeBody returns the canonical encoding of a normalized event, less its seq.
 func EncodeBody(e *Event) (Body, error) {
-	c := *e
-	c.Seq = 0
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(&c); err != nil {
-		return nil, fmt.Errorf("encode event: %w", err)
+	body, err := appendBody(make([]byte, 0, 512), e)
+	if err != nil {
+		return nil, err
 	}
-	b := bytes.TrimRight(buf.Bytes(), "\n")
-	// b starts with `{"seq":0,`; drop that so the log can splice in the real number.
-	const prefix = `{"seq":0,`
-	if !bytes.HasPrefix(b, []byte(prefix)) {
-		return nil, errors.New("encode event: unexpected encoding prefix")
-	}
-	body := b[len(prefix):]
-	if len(body)+len(prefix)+20 > MaxEncodedSize {
+	if len(body)+len(`{"seq":,`)+20 > MaxEncodedSize {
 		return nil, fieldErr("(event)", "encodes to %d bytes; at most %d are allowed", len(body), MaxEncodedSize)
 	}
 	return Body(body), nil
@@ -290,7 +278,7 @@ func LeafSeq(leaf []byte) (uint64, bool) {
 	}
 	rest := leaf[len(prefix):]
 	i := bytes.IndexByte(rest, ',')
-	if i <= 0 || i > 20 {
+	if i <= 0 || i > 20 || (i > 1 && rest[0] == '0') { // Leaf writes no leading zeros
 		return 0, false
 	}
 	n, err := strconv.ParseUint(string(rest[:i]), 10, 64)

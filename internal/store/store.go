@@ -22,12 +22,24 @@ var ErrNotFound = errors.New("not found")
 var ErrConflict = errors.New("append does not continue the log")
 
 // Entry is one stored leaf of the log. Payload is nil once retention has dropped it;
-// LeafHash is kept forever.
+// LeafHash and Nodes are kept forever.
 type Entry struct {
 	Seq      uint64
 	LeafHash []byte
-	Payload  []byte
-	Meta     Meta
+	// Nodes holds the hashes of the Merkle tree nodes that appending this leaf
+	// completed, 32 bytes each, from level 1 upwards: node (level l, index i) is
+	// completed by leaf (i+1)<<l - 1, so leaf s completes levels 1 to the number
+	// of trailing zero bits of s+1. Storing them with the leaf keeps one row per
+	// event and lets proofs read any node by its completing leaf.
+	Nodes   []byte
+	Payload []byte
+	Meta    Meta
+}
+
+// TreeHashes are the hashes an entry contributes to the Merkle tree.
+type TreeHashes struct {
+	Leaf  []byte
+	Nodes []byte
 }
 
 // Meta is the part of an event that the store indexes for queries. It is derived
@@ -44,17 +56,6 @@ type Meta struct {
 	Target       string
 }
 
-// Node is a stored Merkle tree node above the leaves (Level >= 1). Index is its
-// position within its level, as in compact.NodeID. Key is a dense ordering of
-// nodes in the order they are completed as leaves are appended
-// (tlog.StoredHashIndex), so a full scan by Key replays the tree's construction.
-type Node struct {
-	Key   int64
-	Level uint
-	Index uint64
-	Hash  []byte
-}
-
 // Checkpoint is a signed statement of the log's size and root hash.
 type Checkpoint struct {
 	Size uint64
@@ -63,12 +64,11 @@ type Checkpoint struct {
 	Note []byte
 }
 
-// Batch is what one group commit writes, atomically: entries continuing the log
-// from its current size, the tree nodes they complete, and the checkpoint signing
-// the new size. KeepCheckpoint also adds the checkpoint to the history.
+// Batch is what one group commit writes, atomically: entries (with the tree nodes
+// they complete) continuing the log from its current size, and the checkpoint
+// signing the new size. KeepCheckpoint also adds the checkpoint to the history.
 type Batch struct {
 	Entries        []Entry
-	Nodes          []Node
 	Checkpoint     Checkpoint
 	KeepCheckpoint bool
 }
@@ -113,17 +113,15 @@ type Store interface {
 	// Checkpoints calls fn for each kept checkpoint in increasing size.
 	Checkpoints(ctx context.Context, fn func(Checkpoint) error) error
 
-	// ScanEntries calls fn for every stored entry with Seq >= from, in Seq order.
+	// ScanEntries calls fn for every stored entry with Seq >= from, in Seq order,
+	// Nodes included.
 	// The entry passed to fn is only valid during the call.
 	ScanEntries(ctx context.Context, from uint64, fn func(*Entry) error) error
 	// Entry returns one entry.
 	Entry(ctx context.Context, seq uint64) (Entry, error)
-	// LeafHashes returns the leaf hashes for the given sequence numbers, in order.
-	LeafHashes(ctx context.Context, seqs []uint64) ([][]byte, error)
-	// NodeHashes returns the hashes of the nodes with the given keys, in order.
-	NodeHashes(ctx context.Context, keys []int64) ([][]byte, error)
-	// ScanNodes calls fn for every stored node in Key order.
-	ScanNodes(ctx context.Context, fn func(*Node) error) error
+	// TreeHashes returns the leaf and node hashes of the given entries, in the
+	// order asked, or ErrNotFound naming the first that is absent.
+	TreeHashes(ctx context.Context, seqs []uint64) ([]TreeHashes, error)
 
 	// Query returns the entries that match q.
 	Query(ctx context.Context, q Query) ([]Entry, error)

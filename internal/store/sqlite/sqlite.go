@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mattn/go-sqlite3"
@@ -26,6 +27,7 @@ var schema = []string{
 	`CREATE TABLE IF NOT EXISTS entries (
 		seq           INTEGER PRIMARY KEY,
 		leaf_hash     BLOB NOT NULL,
+		nodes         BLOB,
 		payload       BLOB,
 		id            TEXT,
 		time          INTEGER NOT NULL,
@@ -37,13 +39,6 @@ var schema = []string{
 		outcome       TEXT,
 		target        TEXT)`,
 	`CREATE INDEX IF NOT EXISTS entries_time ON entries(time)`,
-	`CREATE INDEX IF NOT EXISTS entries_actor ON entries(actor_user)`,
-	`CREATE INDEX IF NOT EXISTS entries_action ON entries(action)`,
-	`CREATE TABLE IF NOT EXISTS nodes (
-		key   INTEGER PRIMARY KEY,
-		level INTEGER NOT NULL,
-		idx   INTEGER NOT NULL,
-		hash  BLOB NOT NULL)`,
 	`CREATE TABLE IF NOT EXISTS head (
 		id   INTEGER PRIMARY KEY CHECK (id = 1),
 		size INTEGER NOT NULL,
@@ -65,6 +60,12 @@ type Store struct {
 	path string
 	w    *sql.DB // exactly one connection: SQLite has one writer
 	r    *sql.DB
+
+	// wmu serializes writes on wc, the writer's one connection, held for the
+	// store's life so that prepared statements stay on it.
+	wmu   sync.Mutex
+	wc    *sql.Conn
+	stmts map[string]*sql.Stmt
 }
 
 // Open opens (creating if needed) the database file at path.
@@ -75,6 +76,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	q.Set("_busy_timeout", "10000")
 	q.Set("_foreign_keys", "on")
 	q.Set("_txlock", "immediate")
+	// One goroutine uses a connection at a time (database/sql for readers, wmu
+	// for the writer), so SQLite's per-call connection mutex is pure overhead.
+	q.Set("_mutex", "no")
 	dsn := "file:" + path + "?" + q.Encode()
 	w, err := sql.Open("sqlite3", dsn)
 	if err != nil {
@@ -107,35 +111,65 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	rq := url.Values{}
 	rq.Set("_busy_timeout", "10000")
 	rq.Set("mode", "ro")
+	rq.Set("_mutex", "no")
 	r, err := sql.Open("sqlite3", "file:"+path+"?"+rq.Encode())
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("sqlite: open %s for reading: %w", path, err)
 	}
 	r.SetMaxOpenConns(4)
-	return &Store{path: path, w: w, r: r}, nil
+	wc, err := w.Conn(ctx)
+	if err != nil {
+		w.Close()
+		r.Close()
+		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
+	}
+	return &Store{path: path, w: w, r: r, wc: wc, stmts: map[string]*sql.Stmt{}}, nil
 }
 
 // Close closes both connection pools.
 func (s *Store) Close() error {
-	return errors.Join(s.r.Close(), s.w.Close())
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	for _, st := range s.stmts {
+		st.Close()
+	}
+	clear(s.stmts)
+	return errors.Join(s.wc.Close(), s.r.Close(), s.w.Close())
+}
+
+// stmt returns a statement prepared on the writer connection, preparing it on
+// first use. The caller holds wmu.
+func (s *Store) stmt(ctx context.Context, q string) (*sql.Stmt, error) {
+	if st, ok := s.stmts[q]; ok {
+		return st, nil
+	}
+	st, err := s.wc.PrepareContext(ctx, q)
+	if err != nil {
+		return nil, err
+	}
+	s.stmts[q] = st
+	return st, nil
 }
 
 // Append implements store.Store.
-func (s *Store) Append(ctx context.Context, b *store.Batch) (err error) {
+func (s *Store) Append(ctx context.Context, b *store.Batch) error {
 	if len(b.Entries) == 0 {
 		return errors.New("sqlite: append: empty batch")
 	}
 	first := b.Entries[0].Seq
-	tx, err := s.w.BeginTx(ctx, nil)
-	if err != nil {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if _, err := s.wc.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
 		return fmt.Errorf("sqlite: append at seq %d: begin: %w", first, err)
 	}
+	committed := false
 	defer func() {
-		if err != nil {
-			tx.Rollback()
+		if !committed {
+			s.wc.ExecContext(context.Background(), `ROLLBACK`)
 		}
 	}()
+	tx := s.wc
 	var size uint64
 	switch err := tx.QueryRowContext(ctx, `SELECT size FROM head WHERE id = 1`).Scan(&size); {
 	case errors.Is(err, sql.ErrNoRows):
@@ -146,10 +180,7 @@ func (s *Store) Append(ctx context.Context, b *store.Batch) (err error) {
 	if size != first {
 		return fmt.Errorf("sqlite: append at seq %d, log size is %d: %w", first, size, store.ErrConflict)
 	}
-	if err := insertEntries(ctx, tx, b.Entries); err != nil {
-		return fmt.Errorf("sqlite: append at seq %d: %w", first, err)
-	}
-	if err := insertNodes(ctx, tx, b.Nodes); err != nil {
+	if err := s.insertEntries(ctx, b.Entries); err != nil {
 		return fmt.Errorf("sqlite: append at seq %d: %w", first, err)
 	}
 	cp := b.Checkpoint
@@ -164,49 +195,45 @@ func (s *Store) Append(ctx context.Context, b *store.Batch) (err error) {
 			return fmt.Errorf("sqlite: append at seq %d: keep checkpoint: %w", first, err)
 		}
 	}
-	if err := tx.Commit(); err != nil {
+	if _, err := tx.ExecContext(ctx, `COMMIT`); err != nil {
 		return fmt.Errorf("sqlite: append at seq %d: commit: %w", first, err)
 	}
+	committed = true
 	return nil
 }
 
-// rowsPerInsert bounds a multi-row INSERT: 12 columns each, well under SQLite's
-// limit of 32766 bound parameters.
-const rowsPerInsert = 256
+// insertChunks are the row counts of the prepared multi-row INSERTs; a batch is
+// written as a sum of them, so only a handful of statements are ever prepared.
+var insertChunks = []int{256, 64, 16, 4, 1}
 
-func insertEntries(ctx context.Context, tx *sql.Tx, es []store.Entry) error {
-	const cols = 12
-	args := make([]any, 0, min(len(es), rowsPerInsert)*cols)
-	for start := 0; start < len(es); start += rowsPerInsert {
-		chunk := es[start:min(start+rowsPerInsert, len(es))]
+func (s *Store) insertEntries(ctx context.Context, es []store.Entry) error {
+	const cols = 13
+	args := make([]any, 0, min(len(es), insertChunks[0])*cols)
+	for len(es) > 0 {
+		n := insertChunks[len(insertChunks)-1]
+		for _, c := range insertChunks {
+			if c <= len(es) {
+				n = c
+				break
+			}
+		}
+		chunk := es[:n]
+		es = es[n:]
 		args = args[:0]
 		for i := range chunk {
 			e := &chunk[i]
 			m := &e.Meta
-			args = append(args, int64(e.Seq), e.LeafHash, e.Payload, m.ID, m.Time.UnixNano(), m.Source,
+			args = append(args, int64(e.Seq), e.LeafHash, e.Nodes, e.Payload, m.ID, m.Time.UnixNano(), m.Source,
 				m.ActorUser, m.Action, m.ResourceID, m.ResourceName, m.Outcome, m.Target)
 		}
-		q := `INSERT INTO entries(seq, leaf_hash, payload, id, time, source, actor_user, action,
+		q := `INSERT INTO entries(seq, leaf_hash, nodes, payload, id, time, source, actor_user, action,
 			resource_id, resource_name, outcome, target) VALUES ` + placeholders(len(chunk), cols)
-		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+		st, err := s.stmt(ctx, q)
+		if err != nil {
+			return fmt.Errorf("prepare insert entries: %w", err)
+		}
+		if _, err := st.ExecContext(ctx, args...); err != nil {
 			return fmt.Errorf("insert entries: %w", err)
-		}
-	}
-	return nil
-}
-
-func insertNodes(ctx context.Context, tx *sql.Tx, ns []store.Node) error {
-	const cols = 4
-	args := make([]any, 0, min(len(ns), rowsPerInsert)*cols)
-	for start := 0; start < len(ns); start += rowsPerInsert {
-		chunk := ns[start:min(start+rowsPerInsert, len(ns))]
-		args = args[:0]
-		for _, n := range chunk {
-			args = append(args, n.Key, int64(n.Level), int64(n.Index), n.Hash)
-		}
-		q := `INSERT INTO nodes(key, level, idx, hash) VALUES ` + placeholders(len(chunk), cols)
-		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-			return fmt.Errorf("insert nodes: %w", err)
 		}
 	}
 	return nil
@@ -275,7 +302,7 @@ func (s *Store) Checkpoints(ctx context.Context, fn func(store.Checkpoint) error
 	return nil
 }
 
-const entryCols = `seq, leaf_hash, payload, coalesce(id, ''), time, coalesce(source, ''), coalesce(actor_user, ''),
+const entryCols = `seq, leaf_hash, nodes, payload, coalesce(id, ''), time, coalesce(source, ''), coalesce(actor_user, ''),
 	coalesce(action, ''), coalesce(resource_id, ''), coalesce(resource_name, ''), coalesce(outcome, ''), coalesce(target, '')`
 
 type scanner interface{ Scan(...any) error }
@@ -283,7 +310,7 @@ type scanner interface{ Scan(...any) error }
 func scanEntry(r scanner, e *store.Entry) error {
 	var seq, t int64
 	m := &e.Meta
-	if err := r.Scan(&seq, &e.LeafHash, &e.Payload, &m.ID, &t, &m.Source, &m.ActorUser, &m.Action,
+	if err := r.Scan(&seq, &e.LeafHash, &e.Nodes, &e.Payload, &m.ID, &t, &m.Source, &m.ActorUser, &m.Action,
 		&m.ResourceID, &m.ResourceName, &m.Outcome, &m.Target); err != nil {
 		return err
 	}
@@ -327,82 +354,45 @@ func (s *Store) Entry(ctx context.Context, seq uint64) (store.Entry, error) {
 	return e, nil
 }
 
-// LeafHashes implements store.Store.
-func (s *Store) LeafHashes(ctx context.Context, seqs []uint64) ([][]byte, error) {
-	keys := make([]int64, len(seqs))
-	for i, q := range seqs {
-		keys[i] = int64(q)
-	}
-	return s.hashes(ctx, `SELECT seq, leaf_hash FROM entries WHERE seq IN `, keys, "leaf")
-}
-
-// NodeHashes implements store.Store.
-func (s *Store) NodeHashes(ctx context.Context, keys []int64) ([][]byte, error) {
-	return s.hashes(ctx, `SELECT key, hash FROM nodes WHERE key IN `, keys, "node")
-}
-
-func (s *Store) hashes(ctx context.Context, query string, keys []int64, what string) ([][]byte, error) {
-	if len(keys) == 0 {
+// TreeHashes implements store.Store.
+func (s *Store) TreeHashes(ctx context.Context, seqs []uint64) ([]store.TreeHashes, error) {
+	if len(seqs) == 0 {
 		return nil, nil
 	}
-	args := make([]any, len(keys))
-	for i, k := range keys {
-		args[i] = k
+	args := make([]any, len(seqs))
+	for i, q := range seqs {
+		args[i] = int64(q)
 	}
-	rows, err := s.r.QueryContext(ctx, query+placeholdersList(len(keys)), args...)
+	rows, err := s.r.QueryContext(ctx, `SELECT seq, leaf_hash, nodes FROM entries WHERE seq IN `+placeholdersList(len(seqs)), args...)
 	if err != nil {
-		return nil, fmt.Errorf("sqlite: read %s hashes: %w", what, err)
+		return nil, fmt.Errorf("sqlite: read tree hashes: %w", err)
 	}
 	defer rows.Close()
-	got := make(map[int64][]byte, len(keys))
+	got := make(map[uint64]store.TreeHashes, len(seqs))
 	for rows.Next() {
-		var k int64
-		var h []byte
-		if err := rows.Scan(&k, &h); err != nil {
-			return nil, fmt.Errorf("sqlite: read %s hashes: %w", what, err)
+		var seq int64
+		var th store.TreeHashes
+		if err := rows.Scan(&seq, &th.Leaf, &th.Nodes); err != nil {
+			return nil, fmt.Errorf("sqlite: read tree hashes: %w", err)
 		}
-		got[k] = h
+		got[uint64(seq)] = th
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("sqlite: read %s hashes: %w", what, err)
+		return nil, fmt.Errorf("sqlite: read tree hashes: %w", err)
 	}
-	out := make([][]byte, len(keys))
-	for i, k := range keys {
-		h, ok := got[k]
+	out := make([]store.TreeHashes, len(seqs))
+	for i, q := range seqs {
+		th, ok := got[q]
 		if !ok {
-			return nil, fmt.Errorf("sqlite: %s hash %d: %w", what, k, store.ErrNotFound)
+			return nil, fmt.Errorf("sqlite: tree hashes of seq %d: %w", q, store.ErrNotFound)
 		}
-		out[i] = h
+		out[i] = th
 	}
 	return out, nil
 }
 
 func placeholdersList(n int) string {
 	return "(" + strings.TrimSuffix(strings.Repeat("?,", n), ",") + ")"
-}
-
-// ScanNodes implements store.Store.
-func (s *Store) ScanNodes(ctx context.Context, fn func(*store.Node) error) error {
-	rows, err := s.r.QueryContext(ctx, `SELECT key, level, idx, hash FROM nodes ORDER BY key`)
-	if err != nil {
-		return fmt.Errorf("sqlite: scan nodes: %w", err)
-	}
-	defer rows.Close()
-	var n store.Node
-	for rows.Next() {
-		var level, idx int64
-		if err := rows.Scan(&n.Key, &level, &idx, &n.Hash); err != nil {
-			return fmt.Errorf("sqlite: scan nodes: %w", err)
-		}
-		n.Level, n.Index = uint(level), uint64(idx)
-		if err := fn(&n); err != nil {
-			return err
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("sqlite: scan nodes: %w", err)
-	}
-	return nil
 }
 
 // Query implements store.Store. Text matches case-insensitively (ASCII) anywhere in
@@ -472,7 +462,9 @@ func (s *Store) Query(ctx context.Context, q store.Query) ([]store.Entry, error)
 
 // DropPayloads implements store.Store.
 func (s *Store) DropPayloads(ctx context.Context, before time.Time) (int64, error) {
-	res, err := s.w.ExecContext(ctx, `UPDATE entries SET payload = NULL, id = NULL, source = NULL,
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	res, err := s.wc.ExecContext(ctx, `UPDATE entries SET payload = NULL, id = NULL, source = NULL,
 		actor_user = NULL, action = NULL, resource_id = NULL, resource_name = NULL, outcome = NULL, target = NULL
 		WHERE time < ? AND payload IS NOT NULL`, before.UnixNano())
 	if err != nil {
@@ -487,7 +479,9 @@ func (s *Store) DropPayloads(ctx context.Context, before time.Time) (int64, erro
 
 // PutToken implements store.Store.
 func (s *Store) PutToken(ctx context.Context, t store.Token) error {
-	_, err := s.w.ExecContext(ctx, `INSERT INTO tokens(hash, user_name, role, created_at) VALUES (?, ?, ?, ?)`,
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	_, err := s.wc.ExecContext(ctx, `INSERT INTO tokens(hash, user_name, role, created_at) VALUES (?, ?, ?, ?)`,
 		t.Hash, t.User, t.Role, t.CreatedAt.UnixNano())
 	var se sqlite3.Error
 	if errors.As(err, &se) && se.Code == sqlite3.ErrConstraint {

@@ -65,7 +65,12 @@ func entry(seq uint64, actor, action string) store.Entry {
 		m.Outcome, m.Source = "denied", "gateway/postgres"
 	}
 	payload := []byte(fmt.Sprintf(`{"seq":%d,"actor":%q,"action":%q,"note":"Needle-%d"}`, seq, actor, action, seq%5))
-	return store.Entry{Seq: seq, LeafHash: hash("leaf", seq), Payload: payload, Meta: m}
+	// Odd leaves complete nodes; the store does not interpret them.
+	var nodes []byte
+	if seq%2 == 1 {
+		nodes = append(hash("node", seq), hash("node2", seq)...)
+	}
+	return store.Entry{Seq: seq, LeafHash: hash("leaf", seq), Nodes: nodes, Payload: payload, Meta: m}
 }
 
 func batch(from, n uint64, keep bool) *store.Batch {
@@ -73,9 +78,6 @@ func batch(from, n uint64, keep bool) *store.Batch {
 	for s := from; s < from+n; s++ {
 		actor := []string{"alice", "bob"}[s%2]
 		b.Entries = append(b.Entries, entry(s, actor, []string{"SELECT", "DELETE", "GRANT"}[s%3]))
-		// One synthetic node per entry with a distinct key is enough for the store:
-		// it does not interpret the tree.
-		b.Nodes = append(b.Nodes, store.Node{Key: int64(s)*2 + 1, Level: 1, Index: s, Hash: hash("node", s)})
 	}
 	size := from + n
 	b.Checkpoint = store.Checkpoint{Size: size, Root: hash("root", size), Note: []byte(fmt.Sprintf("origin\n%d\nroot\n", size))}
@@ -163,40 +165,29 @@ func testAppendAndRead(t *testing.T, s store.Store) {
 		t.Fatalf("Entry(7) err = %v; want ErrNotFound", err)
 	}
 
-	lh, err := s.LeafHashes(ctx, []uint64{5, 0, 3})
+	th, err := s.TreeHashes(ctx, []uint64{5, 0, 3})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i, q := range []uint64{5, 0, 3} {
-		if !bytes.Equal(lh[i], hash("leaf", q)) {
-			t.Errorf("LeafHashes[%d] (seq %d) wrong", i, q)
+		w := entry(q, "", "")
+		if !bytes.Equal(th[i].Leaf, w.LeafHash) || !bytes.Equal(th[i].Nodes, w.Nodes) {
+			t.Errorf("TreeHashes[%d] (seq %d) = %x/%x; want %x/%x", i, q, th[i].Leaf, th[i].Nodes, w.LeafHash, w.Nodes)
 		}
 	}
-	if _, err := s.LeafHashes(ctx, []uint64{1, 99}); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("LeafHashes with a missing seq: err = %v; want ErrNotFound", err)
+	if len(th[0].Nodes) != 64 || len(th[1].Nodes) != 0 {
+		t.Errorf("TreeHashes node lengths = %d, %d; want 64, 0", len(th[0].Nodes), len(th[1].Nodes))
 	}
-	nh, err := s.NodeHashes(ctx, []int64{13, 1})
-	if err != nil {
-		t.Fatal(err)
+	if _, err := s.TreeHashes(ctx, []uint64{1, 99}); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("TreeHashes with a missing seq: err = %v; want ErrNotFound", err)
 	}
-	if !bytes.Equal(nh[0], hash("node", 6)) || !bytes.Equal(nh[1], hash("node", 0)) {
-		t.Errorf("NodeHashes returned the wrong hashes or order")
-	}
-	if _, err := s.NodeHashes(ctx, []int64{2}); !errors.Is(err, store.ErrNotFound) {
-		t.Errorf("NodeHashes with a missing key: err = %v; want ErrNotFound", err)
-	}
-	var keys []int64
-	if err := s.ScanNodes(ctx, func(n *store.Node) error {
-		if n.Level != 1 || n.Index != uint64(n.Key/2) || !bytes.Equal(n.Hash, hash("node", n.Index)) {
-			t.Errorf("ScanNodes: node %+v does not match what was stored", *n)
+	if err := s.ScanEntries(ctx, 0, func(e *store.Entry) error {
+		if w := entry(e.Seq, "", ""); !bytes.Equal(e.Nodes, w.Nodes) {
+			t.Errorf("ScanEntries: seq %d nodes = %x; want %x", e.Seq, e.Nodes, w.Nodes)
 		}
-		keys = append(keys, n.Key)
 		return nil
 	}); err != nil {
 		t.Fatal(err)
-	}
-	if fmt.Sprint(keys) != "[1 3 5 7 9 11 13]" {
-		t.Fatalf("ScanNodes keys = %v; want ascending 1..13", keys)
 	}
 }
 
@@ -220,7 +211,7 @@ func testAppendAtomic(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	mustAppend(t, s, batch(0, 2, false))
 	bad := batch(2, 3, true)
-	bad.Nodes = append(bad.Nodes, bad.Nodes[0]) // duplicate key: the insert must fail
+	bad.Entries = append(bad.Entries, bad.Entries[0]) // duplicate seq: the insert must fail
 	if err := s.Append(ctx, bad); err == nil {
 		t.Fatal("append with a duplicate node key succeeded")
 	}
@@ -236,8 +227,8 @@ func testAppendAtomic(t *testing.T, s store.Store) {
 	if n != 0 {
 		t.Fatalf("failed append left %d kept checkpoints", n)
 	}
-	if _, err := s.NodeHashes(ctx, []int64{5}); !errors.Is(err, store.ErrNotFound) {
-		t.Fatalf("failed append left node 5 behind (err %v)", err)
+	if _, err := s.Entry(ctx, 2); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("failed append left entry 2 behind (err %v)", err)
 	}
 	mustAppend(t, s, batch(2, 3, true)) // the same batch, valid, now goes in
 }
@@ -324,8 +315,8 @@ func testDropPayloads(t *testing.T, s store.Store) {
 		t.Fatalf("second DropPayloads = %d, %v; want 0", n, err)
 	}
 	err = s.ScanEntries(ctx, 0, func(e *store.Entry) error {
-		if !bytes.Equal(e.LeafHash, hash("leaf", e.Seq)) {
-			t.Errorf("seq %d lost its leaf hash", e.Seq)
+		if w := entry(e.Seq, "", ""); !bytes.Equal(e.LeafHash, w.LeafHash) || !bytes.Equal(e.Nodes, w.Nodes) {
+			t.Errorf("seq %d lost its leaf or node hashes", e.Seq)
 		}
 		dropped := e.Seq < 3
 		if dropped != (e.Payload == nil) {
@@ -395,9 +386,5 @@ func testScanLarge(t *testing.T, s store.Store) {
 	}
 	if next != total {
 		t.Fatalf("ScanEntries visited %d entries; want %d", next, total)
-	}
-	nodes := 0
-	if err := s.ScanNodes(ctx, func(*store.Node) error { nodes++; return nil }); err != nil || nodes != total {
-		t.Fatalf("ScanNodes visited %d nodes, %v; want %d", nodes, err, total)
 	}
 }

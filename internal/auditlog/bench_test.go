@@ -1,0 +1,121 @@
+package auditlog_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/vigil-audit/vigil/internal/auditlog"
+	"github.com/vigil-audit/vigil/internal/event"
+	"github.com/vigil-audit/vigil/internal/pgtest"
+	"github.com/vigil-audit/vigil/internal/store"
+	"github.com/vigil-audit/vigil/internal/store/postgres"
+	"github.com/vigil-audit/vigil/internal/store/sqlite"
+)
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
+
+// benchEvent is a realistic gateway event: about 500 bytes encoded.
+func benchEvent(i int) event.Event {
+	return event.Event{
+		Source: "gateway/postgres", ClassUID: event.ClassDatastoreActivity, Activity: "update",
+		Actor: event.Actor{User: fmt.Sprintf("user-%d", i%50), Roles: []string{"developer"}, Type: "human",
+			SrcIP: "10.1.2.3", SessionID: "s-0123456789abcdef"},
+		Action:   "UPDATE",
+		Resource: event.Resource{Type: "table", Name: "public.accounts", Environment: "production"},
+		Target:   "prod-db",
+		Outcome:  "success",
+		Decision: &event.Decision{Effect: "allow"},
+		Attrs: map[string]any{
+			"sql.statement":   "UPDATE accounts SET balance = balance - $1 WHERE id = $2",
+			"sql.fingerprint": "a1b2c3d4e5f60718",
+			"sql.tables":      []string{"public.accounts"},
+		},
+	}
+}
+
+type opener func(b *testing.B) store.Store
+
+func benchStores() map[string]opener {
+	return map[string]opener{
+		"sqlite": func(b *testing.B) store.Store {
+			s, err := sqlite.Open(context.Background(), filepath.Join(b.TempDir(), "vigil.db"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			return s
+		},
+		"postgres": func(b *testing.B) store.Store {
+			dsn := pgtest.Shared(b).NewDB(b)
+			s, err := postgres.Open(context.Background(), dsn, "vigil.bench/log")
+			if err != nil {
+				b.Fatal(err)
+			}
+			return s
+		},
+	}
+}
+
+// BenchmarkAppend measures durable appends of single events by concurrent
+// appenders: throughput (events/s) and each append's latency (p50, p99).
+func BenchmarkAppend(b *testing.B) {
+	for _, backend := range []string{"sqlite", "postgres"} {
+		open := benchStores()[backend]
+		for _, appenders := range []int{1, 16, 256} {
+			b.Run(fmt.Sprintf("%s/appenders=%d", backend, appenders), func(b *testing.B) {
+				st := open(b)
+				dir := b.TempDir()
+				s, v, err := auditlog.LoadOrCreateKey(dir, "vigil.bench/log")
+				if err != nil {
+					b.Fatal(err)
+				}
+				l, err := auditlog.Open(context.Background(), auditlog.Options{Store: st, Signer: s, Verifier: v})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer func() { l.Close(); st.Close() }()
+				ctx := context.Background()
+				var next atomic.Int64
+				lat := make([][]time.Duration, appenders)
+				var wg sync.WaitGroup
+				b.ResetTimer()
+				start := time.Now()
+				for g := 0; g < appenders; g++ {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						for {
+							i := int(next.Add(1))
+							if i > b.N {
+								return
+							}
+							e := []event.Event{benchEvent(i)}
+							t0 := time.Now()
+							if _, err := l.Append(ctx, e); err != nil {
+								b.Error(err)
+								return
+							}
+							lat[g] = append(lat[g], time.Since(t0))
+						}
+					}()
+				}
+				wg.Wait()
+				elapsed := time.Since(start)
+				b.StopTimer()
+				all := slices.Concat(lat...)
+				slices.Sort(all)
+				if len(all) > 0 {
+					b.ReportMetric(float64(len(all))/elapsed.Seconds(), "events/s")
+					b.ReportMetric(float64(all[len(all)/2].Microseconds()), "p50-µs")
+					b.ReportMetric(float64(all[len(all)*99/100].Microseconds()), "p99-µs")
+				}
+			})
+		}
+	}
+}
