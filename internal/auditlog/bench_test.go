@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -65,6 +66,11 @@ func benchStores() map[string]opener {
 // BenchmarkAppend measures durable appends of single events by concurrent
 // appenders: throughput (events/s) and each append's latency (p50, p99).
 func BenchmarkAppend(b *testing.B) {
+	// vigil serve runs with GOGC=400 unless GOGC is set (internal/cli); measure
+	// the same way, unless the environment says otherwise.
+	if os.Getenv("GOGC") == "" {
+		defer debug.SetGCPercent(debug.SetGCPercent(400))
+	}
 	for _, backend := range []string{"sqlite", "postgres"} {
 		open := benchStores()[backend]
 		for _, appenders := range []int{1, 16, 256} {

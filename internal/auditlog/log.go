@@ -17,7 +17,6 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/transparency-dev/merkle/compact"
@@ -65,17 +64,17 @@ type Log struct {
 	maxBatch int
 	cpEvery  uint64
 
-	mu     sync.RWMutex // guards closed and sends on reqs
+	// mu guards the batch being built, the tree and the flags below. Appenders
+	// add their events to cur under it (assigning sequence numbers, hashing,
+	// extending the tree); the writer takes cur whenever it is free.
+	mu     sync.Mutex
+	work   *sync.Cond // the writer waits here for a batch or for Close
+	space  *sync.Cond // appenders wait here while cur is full
+	cur    *pending
 	closed bool
-	reqs   chan *request
-	writes chan *pending
-	ready  chan struct{} // the writer is free for the next batch
+	broken error // the tree could not be rebuilt after a failure
+	tree   *compact.Range
 	done   chan struct{}
-	failed atomic.Bool // a batch failed; the sequencer must resynchronise
-
-	// Owned by the sequencer goroutine (run).
-	tree  *compact.Range
-	stale bool // the in-memory tree may not match the store; reload before the next batch
 
 	headMu sync.RWMutex
 	head   store.Checkpoint
@@ -108,9 +107,6 @@ func Open(ctx context.Context, opts Options) (*Log, error) {
 		metrics:  opts.Metrics,
 		maxBatch: opts.MaxBatch,
 		cpEvery:  opts.CheckpointEvery,
-		reqs:     make(chan *request, 4096),
-		writes:   make(chan *pending),
-		ready:    make(chan struct{}, 1),
 		done:     make(chan struct{}),
 	}
 	if l.log == nil {
@@ -132,8 +128,9 @@ func Open(ctx context.Context, opts Options) (*Log, error) {
 	if n != l.tree.End() {
 		return nil, fmt.Errorf("auditlog: open: the store holds %d entries but its signed head covers %d; the log was altered outside Vigil (run `vigil audit verify`)", n, l.tree.End())
 	}
+	l.work = sync.NewCond(&l.mu)
+	l.space = sync.NewCond(&l.mu)
 	l.metrics.setSize(l.tree.End())
-	go l.run()
 	go l.write()
 	return l, nil
 }
@@ -147,7 +144,6 @@ func (l *Log) reload(ctx context.Context) error {
 	if !ok {
 		l.tree = rangeFactory.NewEmptyRange(0)
 		l.setHead(store.Checkpoint{})
-		l.stale = false
 		return nil
 	}
 	c, err := OpenCheckpoint(cp.Note, l.verifier)
@@ -170,7 +166,6 @@ func (l *Log) reload(ctx context.Context) error {
 	}
 	l.tree = tree
 	l.setHead(cp)
-	l.stale = false
 	return nil
 }
 
@@ -222,18 +217,9 @@ func (l *Log) Append(ctx context.Context, evs []event.Event) (first uint64, err 
 			ResourceID: e.Resource.ID, ResourceName: e.Resource.Name, Outcome: e.Outcome, Target: e.Target,
 		}
 	}
-	l.mu.RLock()
-	if l.closed {
-		l.mu.RUnlock()
-		return 0, ErrClosed
+	if err := l.enqueue(req); err != nil {
+		return 0, err
 	}
-	select {
-	case l.reqs <- req:
-	case <-ctx.Done():
-		l.mu.RUnlock()
-		return 0, fmt.Errorf("auditlog: append: %w", ctx.Err())
-	}
-	l.mu.RUnlock()
 	// Once queued, wait for the outcome whatever ctx says: the events may already
 	// be on their way to disk, and the caller must learn whether they are.
 	if err := <-req.err; err != nil {
@@ -249,100 +235,64 @@ func (l *Log) Append(ctx context.Context, evs []event.Event) (first uint64, err 
 // or failed, and returns. It does not close the store.
 func (l *Log) Close() error {
 	l.mu.Lock()
-	if l.closed {
-		l.mu.Unlock()
-		<-l.done
-		return nil
-	}
 	l.closed = true
-	close(l.reqs)
+	l.work.Broadcast()
+	l.space.Broadcast()
 	l.mu.Unlock()
 	<-l.done
 	return nil
 }
 
-// pending is a batch being built by the sequencer, then written by the writer.
+// pending is a batch: built by appenders under mu, then written by the writer.
 type pending struct {
 	reqs    []*request
 	batch   *store.Batch
 	n       int
 	start   time.Time
-	nodeBuf []byte // node hashes of the batch's entries, one allocation
+	nodeBuf []byte // node hashes of the batch's entries
 }
 
-// run is the sequencer, the first stage of the commit pipeline. While the
-// writer makes one batch durable, it builds the next from every request that
-// arrives (sequence numbers, leaf hashes, tree nodes); when the writer is free
-// it signs the checkpoint and hands the whole batch over. So batches grow with
-// the load (one fsync for all that queued during the last one), and hashing
-// overlaps with the store's work.
-func (l *Log) run() {
-	defer close(l.writes)
-	var cur *pending
-	writerFree := false
-	reqs := l.reqs
-	for {
-		if writerFree && cur != nil {
-			if l.failed.Load() {
-				// The batch cur was built on failed; the writer is idle, so the
-				// store is settled: refuse cur and rebuild from the store.
-				l.answer(cur, errors.New("auditlog: append refused: an earlier batch failed to commit"))
-				l.failed.Store(false)
-				l.stale = true
-				cur = nil
-				continue
-			}
-			if err := l.seal(cur); err != nil {
-				l.answer(cur, err)
-				l.stale = true
-				cur = nil
-				continue
-			}
-			l.writes <- cur
-			cur, writerFree = nil, false
-			continue
+var errEarlierFailed = errors.New("auditlog: append refused: an earlier batch failed to commit")
+
+// enqueue adds a request's events to the batch being built: while the writer
+// makes one batch durable, everything that arrives goes into the next, so
+// batches grow with the load and share one fsync.
+func (l *Log) enqueue(r *request) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for !l.closed && l.cur != nil && l.cur.n >= l.maxBatch {
+		l.space.Wait()
+	}
+	if l.closed {
+		return ErrClosed
+	}
+	if l.broken != nil {
+		// Nothing is in flight while broken (the writer has no batch), so the
+		// store is settled: try to rebuild the tree from it again.
+		if err := l.reload(context.Background()); err != nil {
+			return fmt.Errorf("auditlog: append refused, the log could not be reloaded: %w", err)
 		}
-		if reqs == nil && cur == nil {
-			return
-		}
-		in := reqs
-		if cur != nil && cur.n >= l.maxBatch {
-			in = nil // full: wait for the writer
-		}
-		select {
-		case r, ok := <-in:
-			if !ok {
-				reqs = nil
-				continue
-			}
-			if cur == nil {
-				if l.failed.Load() || l.stale {
-					// Reload only once the writer is idle and the store settled.
-					if !writerFree {
-						<-l.ready
-						writerFree = true
-					}
-					l.failed.Store(false)
-					l.stale = true
-				}
-				cur = &pending{start: time.Now(), batch: &store.Batch{}}
-				if l.stale {
-					if err := l.reload(context.Background()); err != nil {
-						r.err <- fmt.Errorf("auditlog: append refused, the log could not be reloaded: %w", err)
-						cur = nil
-						continue
-					}
-				}
-			}
-			if err := l.add(cur, r); err != nil {
-				l.stale = true
-				l.answer(cur, err)
-				r.err <- err
-				cur = nil
-			}
-		case <-l.ready:
-			writerFree = true
-		}
+		l.broken = nil
+	}
+	if l.cur == nil {
+		l.cur = &pending{start: time.Now(), batch: &store.Batch{}}
+		l.work.Signal()
+	}
+	if err := l.add(l.cur, r); err != nil {
+		// The tree may be half extended: fail the whole batch and rebuild.
+		l.fail(l.cur, err)
+		l.cur = nil
+		return err
+	}
+	return nil
+}
+
+// fail refuses a batch that will not be written and rebuilds the tree from the
+// store. The caller holds mu, and no batch is being written on top of p.
+func (l *Log) fail(p *pending, err error) {
+	l.answer(p, err)
+	if rerr := l.reload(context.Background()); rerr != nil {
+		l.broken = rerr
 	}
 }
 
@@ -374,23 +324,6 @@ func (l *Log) add(p *pending, r *request) error {
 	return nil
 }
 
-// seal signs the checkpoint for the tree as it stands after the batch.
-func (l *Log) seal(p *pending) error {
-	size := p.batch.Entries[0].Seq
-	end := l.tree.End()
-	root, err := l.tree.GetRootHash(nil)
-	if err != nil {
-		return fmt.Errorf("auditlog: compute root: %w", err)
-	}
-	signed, err := SignCheckpoint(Checkpoint{Origin: l.origin, Size: end, Root: root}, l.signer)
-	if err != nil {
-		return err
-	}
-	p.batch.Checkpoint = store.Checkpoint{Size: end, Root: root, Note: signed}
-	p.batch.KeepCheckpoint = size/l.cpEvery != end/l.cpEvery || size == 0
-	return nil
-}
-
 // answer tells every caller in p the outcome.
 func (l *Log) answer(p *pending, err error) {
 	if err != nil {
@@ -401,28 +334,69 @@ func (l *Log) answer(p *pending, err error) {
 	}
 }
 
-// write is the writer, the second stage: it makes each batch durable in one
-// store transaction, asks for the next, and then answers the batch's callers.
+// write is the writer: it takes the batch built so far, signs the checkpoint
+// for it, makes it durable in one store transaction, and answers its callers.
 func (l *Log) write() {
 	defer close(l.done)
 	ctx := context.Background()
-	l.ready <- struct{}{}
-	for p := range l.writes {
+	for {
+		l.mu.Lock()
+		for l.cur == nil && !l.closed {
+			l.work.Wait()
+		}
+		p := l.cur
+		if p == nil { // closed and drained
+			l.mu.Unlock()
+			return
+		}
+		l.cur = nil
+		l.space.Broadcast()
+		end := l.tree.End()
+		root, err := l.tree.GetRootHash(nil)
+		l.mu.Unlock()
+
 		first := p.batch.Entries[0].Seq
-		err := l.st.Append(ctx, p.batch)
+		if err == nil {
+			err = l.seal(p, first, end, root)
+		}
+		if err == nil {
+			err = l.st.Append(ctx, p.batch)
+			if err != nil {
+				l.log.Error("audit log append failed", "first_seq", first, "events", p.n, "err", err)
+				err = fmt.Errorf("auditlog: append %d events at seq %d: %w", p.n, first, err)
+			}
+		}
 		if err != nil {
-			// The store may or may not have committed (a lost connection during
-			// COMMIT is ambiguous): the sequencer reloads from it.
-			l.failed.Store(true)
-			l.log.Error("audit log append failed", "first_seq", first, "events", p.n, "err", err)
-			err = fmt.Errorf("auditlog: append %d events at seq %d: %w", p.n, first, err)
+			// The next batch was built on this one: refuse it too, and rebuild
+			// the tree from what the store really holds (a lost connection
+			// during COMMIT is ambiguous; the store now knows).
+			l.mu.Lock()
+			if l.cur != nil {
+				l.answer(l.cur, errEarlierFailed)
+				l.cur = nil
+				l.space.Broadcast()
+			}
+			if rerr := l.reload(ctx); rerr != nil {
+				l.broken = rerr
+			}
+			l.mu.Unlock()
 		} else {
 			l.setHead(p.batch.Checkpoint)
-			l.metrics.committed(p.n, time.Since(p.start), p.batch.Checkpoint.Size)
+			l.metrics.committed(p.n, time.Since(p.start), end)
 		}
-		l.ready <- struct{}{}
 		l.answer(p, err)
 	}
+}
+
+// seal signs the checkpoint for the tree of size end with the given root.
+func (l *Log) seal(p *pending, first, end uint64, root []byte) error {
+	signed, err := SignCheckpoint(Checkpoint{Origin: l.origin, Size: end, Root: root}, l.signer)
+	if err != nil {
+		return err
+	}
+	p.batch.Checkpoint = store.Checkpoint{Size: end, Root: root, Note: signed}
+	p.batch.KeepCheckpoint = first/l.cpEvery != end/l.cpEvery || first == 0
+	return nil
 }
 
 // rangeAt returns the compact range [0, size) built from stored nodes.

@@ -100,13 +100,10 @@ func appendBody(b []byte, e *Event) ([]byte, error) {
 	b = appendOpt(b, "parent_id", e.ParentID)
 	if len(e.Attrs) > 0 {
 		b = append(b, `,"attrs":`...)
-		var buf bytes.Buffer
-		enc := json.NewEncoder(&buf)
-		enc.SetEscapeHTML(false)
-		if err := enc.Encode(e.Attrs); err != nil {
+		var err error
+		if b, err = appendValue(b, e.Attrs, 0); err != nil {
 			return nil, fieldErr("attrs", "cannot be encoded: %v", err)
 		}
-		b = append(b, bytes.TrimRight(buf.Bytes(), "\n")...)
 	}
 	if len(e.Raw) > 0 {
 		b = append(b, `,"raw":`...)
@@ -117,6 +114,92 @@ func appendBody(b []byte, e *Event) ([]byte, error) {
 		b = append(b, buf.Bytes()...)
 	}
 	return append(b, '}'), nil
+}
+
+// maxDepth bounds attrs nesting, as encoding/json bounds cycles.
+const maxDepth = 64
+
+// appendValue appends v as encoding/json would (HTML escaping off), handling the
+// types attrs hold in practice directly and the rest through encoding/json.
+func appendValue(b []byte, v any, depth int) ([]byte, error) {
+	if depth > maxDepth {
+		return nil, fmt.Errorf("attrs nested deeper than %d levels", maxDepth)
+	}
+	switch x := v.(type) {
+	case nil:
+		return append(b, "null"...), nil
+	case string:
+		return appendString(b, x), nil
+	case bool:
+		return strconv.AppendBool(b, x), nil
+	case int:
+		return strconv.AppendInt(b, int64(x), 10), nil
+	case int64:
+		return strconv.AppendInt(b, x, 10), nil
+	case int32:
+		return strconv.AppendInt(b, int64(x), 10), nil
+	case uint64:
+		return strconv.AppendUint(b, x, 10), nil
+	case uint32:
+		return strconv.AppendUint(b, uint64(x), 10), nil
+	case []string:
+		if x == nil {
+			return append(b, "null"...), nil
+		}
+		b = append(b, '[')
+		for i, s := range x {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, s)
+		}
+		return append(b, ']'), nil
+	case []any:
+		if x == nil {
+			return append(b, "null"...), nil
+		}
+		b = append(b, '[')
+		for i, e := range x {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			var err error
+			if b, err = appendValue(b, e, depth+1); err != nil {
+				return nil, err
+			}
+		}
+		return append(b, ']'), nil
+	case map[string]any:
+		if x == nil {
+			return append(b, "null"...), nil
+		}
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		b = append(b, '{')
+		for i, k := range keys {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(b, k)
+			b = append(b, ':')
+			var err error
+			if b, err = appendValue(b, x[k], depth+1); err != nil {
+				return nil, err
+			}
+		}
+		return append(b, '}'), nil
+	}
+	// Floats, json.Number, structs and everything else: encoding/json itself.
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return append(b, bytes.TrimRight(buf.Bytes(), "\n")...), nil
 }
 
 // appendOpt appends `,"key":"v"` unless v is empty (omitempty).

@@ -45,8 +45,11 @@ func TestEncodingMatchesEncodingJSON(t *testing.T) {
 			Target:   "prod", Outcome: "denied",
 			Decision: &Decision{Effect: "deny", Rules: []RuleResult{{ID: "r", Effect: "deny", Severity: "high", Message: weird}, {ID: "q", Effect: "log"}}, Message: "m", ReviewID: "rv"},
 			ParentID: "01J0000000000000000000000B",
-			Attrs:    map[string]any{"b": []any{1, "x", nil, true}, "a": map[string]any{"y": 2.5, "x": weird}, "html": "<a href='x'>&</a>"},
-			Raw:      json.RawMessage("{ \"k\" : [1, 2,\n 3], \"s\": \"<&>\" }"),
+			Attrs: map[string]any{"b": []any{1, "x", nil, true, int64(-7), uint64(1 << 63), 1e21, 1e-7, 3.0}, "a": map[string]any{"y": 2.5, "x": weird},
+				"html": "<a href='x'>&</a>", "list": []string{weird, ""}, "nil list": []string(nil), "nil map": map[string]any(nil),
+				"nested": map[string]any{"deeper": []any{map[string]any{"k": []string{"v"}}}}, "i32": int32(-3), "u32": uint32(9),
+				"bool": false, "num": json.Number("12.50"), "struct": struct{ A int }{A: 1}},
+			Raw: json.RawMessage("{ \"k\" : [1, 2,\n 3], \"s\": \"<&>\" }"),
 		},
 		{ID: "01J0000000000000000000000A", Time: tm, Source: "s", Activity: "read", Actor: Actor{User: "u"}, Action: "a", Outcome: "success",
 			Resource: Resource{Labels: map[string]string{"only": "labels"}}, Decision: &Decision{Effect: "allow"}},
@@ -64,7 +67,8 @@ func FuzzEncoding(f *testing.F) {
 	f.Fuzz(func(t *testing.T, user, action, name, k, v string, ns int64) {
 		e := Event{ID: "01J0000000000000000000000A", Time: time.Unix(1700000000, ns%1e9).UTC(), Source: name, Activity: "read",
 			Actor: Actor{User: user, Roles: []string{k}}, Action: action, Outcome: "success",
-			Resource: Resource{Name: name, Labels: map[string]string{k: v}}, Attrs: map[string]any{k: v}}
+			Resource: Resource{Name: name, Labels: map[string]string{k: v}},
+			Attrs:    map[string]any{k: v, "n": ns, "f": float64(ns) / 7, "l": []any{v, ns, nil}, "m": map[string]any{v: []string{k}}}}
 		checkSame(t, &e)
 	})
 }

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -22,7 +21,11 @@ func BenchmarkAppendBatch(b *testing.B) {
 	}
 	defer s.Close()
 	const n = 256
-	payload := []byte(`{"seq":0,` + strings.Repeat("x", 480) + `}`)
+	payload := []byte(`{"seq":0,"id":"01KB6Z9V1Q8QX3S2J6Y0XW4N7M","time":"2026-11-28T09:21:07.123456789Z","source":"gateway/postgres",` +
+		`"class_uid":6005,"activity":"update","actor":{"user":"user-7","roles":["developer"],"type":"human","src_ip":"10.1.2.3",` +
+		`"session_id":"s-0123456789abcdef"},"action":"UPDATE","resource":{"type":"table","name":"public.accounts",` +
+		`"environment":"production"},"target":"prod-db","outcome":"success","decision":{"effect":"allow"},"attrs":{"sql.fingerprint":` +
+		`"a1b2c3d4e5f60718","sql.statement":"UPDATE accounts SET balance = balance - $1 WHERE id = $2","sql.tables":["public.accounts"]}}`)
 	seq := uint64(0)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
