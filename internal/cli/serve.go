@@ -123,6 +123,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	sigCtx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if cfg.Retention.Events > 0 {
+		dropExpired(sigCtx, lg, cfg.Retention.Events, logger) // once before serving, then every interval
 		go retain(sigCtx, lg, cfg.Retention.Events, cfg.Retention.Interval, logger)
 	}
 	serveErr := make(chan error, 1)
@@ -168,18 +169,24 @@ func retain(ctx context.Context, lg *auditlog.Log, keep, interval time.Duration,
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
-		n, err := lg.Store().DropPayloads(ctx, time.Now().Add(-keep))
-		switch {
-		case err != nil && ctx.Err() == nil:
-			logger.Error("retention", keyErr, err)
-		case n > 0:
-			logger.Info("retention dropped payloads", keyCount, n)
-		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+		dropExpired(ctx, lg, keep, logger)
+	}
+}
+
+// dropExpired drops the payloads of events older than keep, keeping their
+// leaf and node hashes so that the log still verifies.
+func dropExpired(ctx context.Context, lg *auditlog.Log, keep time.Duration, logger *slog.Logger) {
+	n, err := lg.Store().DropPayloads(ctx, time.Now().Add(-keep))
+	switch {
+	case err != nil && ctx.Err() == nil:
+		logger.Error("retention", keyErr, err)
+	case n > 0:
+		logger.Info("retention dropped payloads", keyCount, n)
 	}
 }
 
