@@ -250,7 +250,7 @@ type Body []byte
 
 // EncodeBody returns the canonical encoding of a normalized event, less its seq.
 func EncodeBody(e *Event) (Body, error) {
-	body, err := appendBody(make([]byte, 0, 512), e)
+	body, err := appendBody(make([]byte, 0, 1024), e)
 	if err != nil {
 		return nil, err
 	}
@@ -262,11 +262,15 @@ func EncodeBody(e *Event) (Body, error) {
 
 // Leaf returns the stored bytes of an event at position seq: `{"seq":N,` + body.
 func (b Body) Leaf(seq uint64) []byte {
-	out := make([]byte, 0, len(b)+28)
-	out = append(out, `{"seq":`...)
-	out = strconv.AppendUint(out, seq, 10)
-	out = append(out, ',')
-	return append(out, b...)
+	return b.AppendLeaf(make([]byte, 0, len(b)+28), seq)
+}
+
+// AppendLeaf appends the stored bytes of the event at position seq to dst.
+func (b Body) AppendLeaf(dst []byte, seq uint64) []byte {
+	dst = append(dst, `{"seq":`...)
+	dst = strconv.AppendUint(dst, seq, 10)
+	dst = append(dst, ',')
+	return append(dst, b...)
 }
 
 // LeafSeq reads the sequence number a stored leaf claims for itself, without

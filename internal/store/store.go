@@ -42,8 +42,9 @@ type TreeHashes struct {
 	Nodes []byte
 }
 
-// Meta is the part of an event that the store indexes for queries. It is derived
-// from the payload; it is not part of what the log proves.
+// Meta is the part of an event that queries filter on. It must agree with the
+// payload, which is authoritative: a backend may store it as columns or read it
+// from the payload. It is not part of what the log proves.
 type Meta struct {
 	ID           string
 	Time         time.Time
@@ -114,7 +115,7 @@ type Store interface {
 	Checkpoints(ctx context.Context, fn func(Checkpoint) error) error
 
 	// ScanEntries calls fn for every stored entry with Seq >= from, in Seq order,
-	// Nodes included.
+	// Nodes included. Of Meta only Time is guaranteed to be filled.
 	// The entry passed to fn is only valid during the call.
 	ScanEntries(ctx context.Context, from uint64, fn func(*Entry) error) error
 	// Entry returns one entry.

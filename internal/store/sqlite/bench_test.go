@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/sha256"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -20,7 +22,10 @@ func BenchmarkAppendBatch(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer s.Close()
-	const n = 256
+	n, _ := strconv.Atoi(os.Getenv("BATCH"))
+	if n == 0 {
+		n = 256
+	}
 	payload := []byte(`{"seq":0,"id":"01KB6Z9V1Q8QX3S2J6Y0XW4N7M","time":"2026-11-28T09:21:07.123456789Z","source":"gateway/postgres",` +
 		`"class_uid":6005,"activity":"update","actor":{"user":"user-7","roles":["developer"],"type":"human","src_ip":"10.1.2.3",` +
 		`"session_id":"s-0123456789abcdef"},"action":"UPDATE","resource":{"type":"table","name":"public.accounts",` +

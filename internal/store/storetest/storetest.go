@@ -64,7 +64,11 @@ func entry(seq uint64, actor, action string) store.Entry {
 	if seq%4 == 3 {
 		m.Outcome, m.Source = "denied", "gateway/postgres"
 	}
-	payload := []byte(fmt.Sprintf(`{"seq":%d,"actor":%q,"action":%q,"note":"Needle-%d"}`, seq, actor, action, seq%5))
+	// The payload is an event as the log stores it, agreeing with m: a backend
+	// may read the metadata from it rather than from m.
+	payload := []byte(fmt.Sprintf(`{"seq":%d,"id":%q,"time":%q,"source":%q,"actor":{"user":%q},"action":%q,`+
+		`"resource":{"id":%q,"name":%q},"target":%q,"outcome":%q,"attrs":{"note":"Needle-%d"}}`,
+		seq, m.ID, m.Time.Format(time.RFC3339Nano), m.Source, actor, action, m.ResourceID, m.ResourceName, m.Target, m.Outcome, seq%5))
 	// Odd leaves complete nodes; the store does not interpret them.
 	var nodes []byte
 	if seq%2 == 1 {
