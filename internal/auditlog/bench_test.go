@@ -133,51 +133,63 @@ func BenchmarkAppend(b *testing.B) {
 	}
 }
 
-// BenchmarkVerify1M builds a log of one million events on SQLite (appended in
-// batches of 1000) and measures a full Verify of it. With VIGIL_BENCH_DIR set,
-// the log is built in that (new) directory and kept, so that the command
-// `vigil audit verify --data DIR` can be timed on it.
+// BenchmarkVerify1M builds a log of one million events (appended in batches of
+// 1000) on each backend and measures a full Verify of it. With VIGIL_BENCH_DIR
+// set, the SQLite log is built in that (new) directory and kept, so that the
+// command `vigil audit verify --data DIR` can be timed on it.
 func BenchmarkVerify1M(b *testing.B) {
 	const total, per = 1_000_000, 1000
-	ctx := context.Background()
-	dir := os.Getenv("VIGIL_BENCH_DIR")
-	if dir == "" {
-		dir = b.TempDir()
-	} else if err := os.MkdirAll(dir, 0o700); err != nil {
-		b.Fatal(err)
+	for _, backend := range []string{"sqlite", "postgres"} {
+		b.Run(backend, func(b *testing.B) {
+			ctx := context.Background()
+			dir := os.Getenv("VIGIL_BENCH_DIR")
+			var st store.Store
+			var err error
+			switch {
+			case backend == "postgres":
+				dir = b.TempDir()
+				st = benchStores()["postgres"](b)
+			case dir == "":
+				dir = b.TempDir()
+				fallthrough
+			default:
+				if err := os.MkdirAll(dir, 0o700); err != nil {
+					b.Fatal(err)
+				}
+				if st, err = sqlite.Open(ctx, filepath.Join(dir, "vigil.db")); err != nil {
+					b.Fatal(err)
+				}
+			}
+			defer st.Close()
+			s, v, err := auditlog.LoadOrCreateKey(dir, "vigil.bench/log")
+			if err != nil {
+				b.Fatal(err)
+			}
+			l, err := auditlog.Open(ctx, auditlog.Options{Store: st, Signer: s, Verifier: v, MaxBatch: per})
+			if err != nil {
+				b.Fatal(err)
+			}
+			for i := 0; i < total; i += per {
+				evs := make([]event.Event, per)
+				for k := range evs {
+					evs[k] = benchEvent(i + k)
+				}
+				if _, err := l.Append(ctx, evs); err != nil {
+					b.Fatal(err)
+				}
+			}
+			l.Close()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				rep, err := auditlog.Verify(ctx, st, v, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if !rep.OK() || rep.Entries != total {
+					b.Fatalf("verify: %d entries, problems %v", rep.Entries, rep.Problems)
+				}
+			}
+			b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "s/verify")
+		})
 	}
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "vigil.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	s, v, err := auditlog.LoadOrCreateKey(dir, "vigil.bench/log")
-	if err != nil {
-		b.Fatal(err)
-	}
-	l, err := auditlog.Open(ctx, auditlog.Options{Store: st, Signer: s, Verifier: v, MaxBatch: per})
-	if err != nil {
-		b.Fatal(err)
-	}
-	for i := 0; i < total; i += per {
-		evs := make([]event.Event, per)
-		for k := range evs {
-			evs[k] = benchEvent(i + k)
-		}
-		if _, err := l.Append(ctx, evs); err != nil {
-			b.Fatal(err)
-		}
-	}
-	l.Close()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		rep, err := auditlog.Verify(ctx, st, v, nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if !rep.OK() || rep.Entries != total {
-			b.Fatalf("verify: %d entries, problems %v", rep.Entries, rep.Problems)
-		}
-	}
-	b.ReportMetric(float64(total)*float64(b.N)/b.Elapsed().Seconds(), "entries/s")
 }
