@@ -376,7 +376,9 @@ func (l *Log) write() {
 			err = l.seal(p, first, end, root)
 		}
 		if err == nil {
+			t0 := time.Now()
 			err = l.st.Append(ctx, p.batch)
+			l.metrics.stored(time.Since(t0))
 			if err != nil {
 				l.log.Error("audit log append failed", "first_seq", first, "events", p.n, "err", err)
 				err = fmt.Errorf("auditlog: append %d events at seq %d: %w", p.n, first, err)
