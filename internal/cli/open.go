@@ -102,6 +102,19 @@ func openStore(ctx context.Context, cfg *config.Config, origin string, create bo
 	}
 }
 
+// openSigned returns the log's keys and its store, creating both on first use.
+func openSigned(ctx context.Context, cfg *config.Config) (note.Signer, note.Verifier, store.Store, error) {
+	signer, verifier, err := keys(cfg, true)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	st, err := openStore(ctx, cfg, signer.Name(), true)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return signer, verifier, st, nil
+}
+
 // ensureDataDir creates the data directory, private to its owner.
 func ensureDataDir(dir string) error {
 	if dir == "" {

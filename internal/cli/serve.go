@@ -68,11 +68,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		return err
 	}
 	defer unlock()
-	signer, verifier, err := keys(cfg, true)
-	if err != nil {
-		return err
-	}
-	st, err := openStore(ctx, cfg, signer.Name(), true)
+	signer, verifier, st, err := openSigned(ctx, cfg)
 	if err != nil {
 		return err
 	}

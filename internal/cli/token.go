@@ -35,11 +35,7 @@ func runTokenCreate(ctx context.Context, e *env, args []string) error {
 	if err := ensureDataDir(cfg.Data); err != nil {
 		return err
 	}
-	signer, _, err := keys(cfg, true)
-	if err != nil {
-		return err
-	}
-	st, err := openStore(ctx, cfg, signer.Name(), true)
+	_, _, st, err := openSigned(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -10,6 +10,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -157,4 +158,18 @@ func ClampLimit(n int) int {
 		return MaxLimit
 	}
 	return n
+}
+
+// InOrder returns the tree hashes of seqs in the order asked, from what a
+// backend read into got; ErrNotFound names the first seq that is missing.
+func InOrder(seqs []uint64, got map[uint64]TreeHashes) ([]TreeHashes, error) {
+	out := make([]TreeHashes, len(seqs))
+	for i, q := range seqs {
+		th, ok := got[q]
+		if !ok {
+			return nil, fmt.Errorf("tree hashes of seq %d: %w", q, ErrNotFound)
+		}
+		out[i] = th
+	}
+	return out, nil
 }

@@ -473,13 +473,9 @@ func (s *Store) TreeHashes(ctx context.Context, seqs []uint64) ([]store.TreeHash
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("postgres: read tree hashes: %w", err)
 	}
-	out := make([]store.TreeHashes, len(seqs))
-	for i, q := range seqs {
-		th, ok := got[q]
-		if !ok {
-			return nil, fmt.Errorf("postgres: tree hashes of seq %d: %w", q, store.ErrNotFound)
-		}
-		out[i] = th
+	out, err := store.InOrder(seqs, got)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	return out, nil
 }
