@@ -4,7 +4,6 @@
 package server
 
 import (
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -408,6 +407,3 @@ func (s *Server) consistencyProof(w http.ResponseWriter, r *http.Request, p auth
 	writeJSON(w, http.StatusOK, resp)
 	return nil
 }
-
-// Shutdown is a convenience for callers holding an *http.Server.
-func Shutdown(ctx context.Context, hs *http.Server) error { return hs.Shutdown(ctx) }
