@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vigil-audit/vigil/internal/pgtest"
 )
 
 func postEvents(t *testing.T, client *http.Client, addr, token, body string) (appendResult, int, error) {
@@ -155,5 +157,36 @@ func TestRetention(t *testing.T) {
 	}
 	if code, out, _ := run(t, "audit", "verify", "--config", cfg); code != 0 || !strings.HasPrefix(out, "ok:") {
 		t.Fatalf("verify after retention: exit %d\n%s", code, out)
+	}
+}
+
+// TestServeOnPostgres runs the server on the PostgreSQL store: appends over
+// HTTP land in PostgreSQL and verify from there with the exported public key.
+func TestServeOnPostgres(t *testing.T) {
+	bin := buildVigil(t)
+	dsn := pgtest.Shared(t).NewDB(t)
+	dir := t.TempDir()
+	code, tok, errs := run(t, "token", "create", "--data", dir, "--store", dsn, "--user", "w", "--role", "user")
+	if code != 0 {
+		t.Fatalf("token create: %s", errs)
+	}
+	addr := freeAddr(t)
+	cmd := startServeArgs(t, bin, addr, "--data", dir, "--store", dsn, "--http", addr)
+	client := &http.Client{Timeout: 5 * time.Second}
+	res, status, err := postEvents(t, client, addr, strings.TrimSpace(tok),
+		`[{"source":"t","activity":"read","actor":{"user":"a"},"action":"SELECT","outcome":"success"},`+
+			`{"source":"t","activity":"read","actor":{"user":"b"},"action":"SELECT","outcome":"success"}]`)
+	if err != nil || status != http.StatusOK || res.Appended != 2 {
+		t.Fatalf("post: %+v %d %v", res, status, err)
+	}
+	stopServe(t, cmd)
+	pub := filepath.Join(t.TempDir(), "vigil.pub")
+	code, key, _ := run(t, "audit", "pubkey", "--data", dir)
+	if code != 0 || os.WriteFile(pub, []byte(key), 0o600) != nil {
+		t.Fatal("audit pubkey failed")
+	}
+	code, out, errs := run(t, "audit", "verify", "--store", dsn, "--pubkey", pub)
+	if code != 0 || !strings.HasPrefix(out, "ok: 4 entries") { // start, 2 events, stop
+		t.Fatalf("verify on postgres: exit %d\n%s%s", code, out, errs)
 	}
 }
