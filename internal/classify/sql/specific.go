@@ -1,0 +1,450 @@
+package sql
+
+import (
+	"strings"
+
+	pg_query "github.com/pganalyze/pg_query_go/v6"
+	"google.golang.org/protobuf/proto"
+)
+
+// predefinedRoles are PostgreSQL's predefined roles that grant server-level
+// powers.
+var predefinedRoles = map[string]bool{
+	"pg_read_server_files":         true,
+	"pg_write_server_files":        true,
+	"pg_execute_server_program":    true,
+	"pg_signal_backend":            true,
+	"pg_signal_autovacuum_worker":  true,
+	"pg_read_all_data":             true,
+	"pg_write_all_data":            true,
+	"pg_read_all_settings":         true,
+	"pg_read_all_stats":            true,
+	"pg_stat_scan_tables":          true,
+	"pg_monitor":                   true,
+	"pg_checkpoint":                true,
+	"pg_maintain":                  true,
+	"pg_create_subscription":       true,
+	"pg_use_reserved_connections":  true,
+	"pg_database_owner":            true,
+	"pg_manage_replication_origin": true,
+}
+
+// roleAttributes maps CREATE/ALTER ROLE option names to the attribute.
+var roleAttributes = map[string]string{
+	"superuser":     "SUPERUSER",
+	"createrole":    "CREATEROLE",
+	"createdb":      "CREATEDB",
+	"isreplication": "REPLICATION",
+	"bypassrls":     "BYPASSRLS",
+}
+
+// serverAccessFunctions read or write server files, or reach the network.
+var serverAccessFunctions = map[string]bool{
+	"pg_read_file": true, "pg_read_binary_file": true, "pg_stat_file": true,
+	"pg_ls_dir": true, "pg_ls_logdir": true, "pg_ls_waldir": true,
+	"pg_ls_tmpdir": true, "pg_ls_archive_statusdir": true,
+	"pg_ls_logicalsnapdir": true, "pg_ls_logicalmapdir": true,
+	"pg_ls_replslotdir": true, "pg_ls_summariesdir": true,
+	"lo_import": true, "lo_export": true,
+	// adminpack
+	"pg_file_write": true, "pg_file_rename": true, "pg_file_unlink": true,
+	"pg_file_sync": true, "pg_logdir_ls": true, "pg_file_read": true,
+}
+
+// sqlTextFunctions run SQL given as an argument.
+var sqlTextFunctions = map[string]bool{
+	"dblink": true, "dblink_exec": true, "dblink_send_query": true,
+	"dblink_open": true, "query_to_xml": true, "query_to_xmlschema": true,
+	"query_to_xml_and_xmlschema": true,
+}
+
+// untrustedLanguages run code with the server's operating-system rights.
+var untrustedLanguages = map[string]bool{
+	"c": true, "internal": true, "plperlu": true, "plpythonu": true,
+	"plpython2u": true, "plpython3u": true, "pltclu": true, "plsh": true,
+	"plr": true, "javau": true,
+}
+
+// serverExtensions give file, program or network access.
+var serverExtensions = map[string]bool{
+	"adminpack": true, "dblink": true, "file_fdw": true, "postgres_fdw": true,
+	"plperlu": true, "plpythonu": true, "plpython2u": true, "plpython3u": true,
+	"pltclu": true, "plsh": true, "plr": true,
+}
+
+// specific fills the attributes that depend on the statement's type.
+func (c *stmtCtx) specific(m proto.Message) {
+	s := c.st()
+	switch x := m.(type) {
+	case *pg_query.DeleteStmt:
+		c.setTables(rangeVarName(x.GetRelation()))
+		s.Where = whereKind(x.GetWhereClause(), x.GetRelation())
+		s.JoinWithoutWhere = len(x.GetUsingClause()) > 0 && s.Where == WhereAbsent
+		s.AllRows = s.Where != WherePresent || s.JoinWithoutWhere
+	case *pg_query.UpdateStmt:
+		c.setTables(rangeVarName(x.GetRelation()))
+		s.Where = whereKind(x.GetWhereClause(), x.GetRelation())
+		s.JoinWithoutWhere = len(x.GetFromClause()) > 0 && s.Where == WhereAbsent
+		s.AllRows = s.Where != WherePresent || s.JoinWithoutWhere
+	case *pg_query.MergeStmt:
+		c.setTables(rangeVarName(x.GetRelation()))
+		s.Where = whereKind(x.GetJoinCondition(), x.GetRelation())
+		for _, n := range x.GetMergeWhenClauses() {
+			w := n.GetMergeWhenClause()
+			ct := w.GetCommandType()
+			if ct != pg_query.CmdType_CMD_UPDATE && ct != pg_query.CmdType_CMD_DELETE {
+				continue
+			}
+			switch w.GetMatchKind() {
+			case pg_query.MergeMatchKind_MERGE_WHEN_MATCHED:
+				if s.Where != WherePresent {
+					s.AllRows = true
+				}
+			case pg_query.MergeMatchKind_MERGE_WHEN_NOT_MATCHED_BY_SOURCE:
+				if whereKind(w.GetCondition(), x.GetRelation()) != WherePresent {
+					s.AllRows = true
+				}
+			}
+		}
+	case *pg_query.InsertStmt:
+		c.setTables(rangeVarName(x.GetRelation()))
+	case *pg_query.DropStmt:
+		s.DropObjectType = objectTypeName(x.GetRemoveType())
+		s.Cascade = x.GetBehavior() == pg_query.DropBehavior_DROP_CASCADE
+		for _, o := range x.GetObjects() {
+			c.setTables(objectName(o))
+		}
+		c.tablesSet = true
+	case *pg_query.DropdbStmt:
+		s.DropObjectType = "DATABASE"
+		c.setTables(x.GetDbname())
+	case *pg_query.DropRoleStmt:
+		s.DropObjectType = "ROLE"
+		for _, r := range x.GetRoles() {
+			c.setTables(objectName(r))
+		}
+		c.tablesSet = true
+	case *pg_query.DropOwnedStmt:
+		s.DropObjectType = "OWNED"
+		s.Cascade = x.GetBehavior() == pg_query.DropBehavior_DROP_CASCADE
+		c.tablesSet = true
+	case *pg_query.DropTableSpaceStmt:
+		s.DropObjectType = "TABLESPACE"
+		c.setTables(x.GetTablespacename())
+	case *pg_query.DropSubscriptionStmt:
+		s.DropObjectType = "SUBSCRIPTION"
+		s.Cascade = x.GetBehavior() == pg_query.DropBehavior_DROP_CASCADE
+		c.setTables(x.GetSubname())
+	case *pg_query.DropUserMappingStmt:
+		s.DropObjectType = "USER MAPPING"
+		c.setTables(x.GetServername())
+	case *pg_query.TruncateStmt:
+		s.Cascade = x.GetBehavior() == pg_query.DropBehavior_DROP_CASCADE
+		for _, r := range x.GetRelations() {
+			c.setTables(objectName(r))
+		}
+	case *pg_query.AlterTableStmt:
+		c.setTables(rangeVarName(x.GetRelation()))
+		for _, n := range x.GetCmds() {
+			c.alterTableCmd(n.GetAlterTableCmd())
+		}
+	case *pg_query.AlterOwnerStmt:
+		c.addTo(&s.PrivilegeEscalation, "OWNER TO")
+		if x.GetRelation() != nil {
+			c.setTables(rangeVarName(x.GetRelation()))
+		} else {
+			c.setTables(objectName(x.GetObject()))
+		}
+	case *pg_query.GrantStmt:
+		c.grant(x)
+	case *pg_query.GrantRoleStmt:
+		if x.GetIsGrant() {
+			for _, r := range x.GetGrantedRoles() {
+				c.grantRole(r.GetAccessPriv().GetPrivName())
+			}
+			for _, o := range x.GetOpt() {
+				d := o.GetDefElem()
+				if d.GetDefname() == "admin" && defBool(d) {
+					c.addTo(&s.PrivilegeEscalation, "WITH ADMIN OPTION")
+				}
+			}
+		}
+		c.tablesSet = true
+	case *pg_query.CreateRoleStmt:
+		c.roleOptions(x.GetOptions(), x.GetRole(), true)
+		c.setTables()
+	case *pg_query.AlterRoleStmt:
+		c.roleOptions(x.GetOptions(), roleName(x.GetRole()), x.GetAction() >= 0)
+		c.setTables()
+	case *pg_query.AlterSystemStmt:
+		c.addTo(&s.SafeguardOff, "ALTER SYSTEM")
+	case *pg_query.VariableSetStmt:
+		c.setting(x)
+	case *pg_query.AlterDefaultPrivilegesStmt:
+		if x.GetAction().GetIsGrant() {
+			c.addTo(&s.PrivilegeEscalation, "ALTER DEFAULT PRIVILEGES")
+		}
+	case *pg_query.ReassignOwnedStmt:
+		c.addTo(&s.PrivilegeEscalation, "REASSIGN OWNED")
+	case *pg_query.CopyStmt:
+		if x.GetRelation() != nil {
+			c.setTables(rangeVarName(x.GetRelation()))
+		}
+		switch {
+		case x.GetIsProgram():
+			c.addTo(&s.ServerAccess, "COPY PROGRAM")
+		case x.GetFilename() != "" && x.GetIsFrom():
+			c.addTo(&s.ServerAccess, "COPY FROM file")
+		case x.GetFilename() != "":
+			c.addTo(&s.ServerAccess, "COPY TO file")
+		}
+	case *pg_query.CreateFunctionStmt:
+		c.createFunction(x)
+	case *pg_query.AlterFunctionStmt:
+		for _, a := range x.GetActions() {
+			if d := a.GetDefElem(); d.GetDefname() == "security" && defBool(d) {
+				c.addTo(&s.PrivilegeEscalation, "SECURITY DEFINER")
+			}
+		}
+		c.setTables(nameOf(x.GetFunc().GetObjname()))
+	case *pg_query.DoStmt:
+		c.doBlock(x)
+	case *pg_query.CreateExtensionStmt:
+		if serverExtensions[x.GetExtname()] {
+			c.addTo(&s.ServerAccess, "extension "+x.GetExtname())
+		}
+		c.setTables(x.GetExtname())
+	case *pg_query.CreatePLangStmt:
+		if !x.GetPltrusted() || untrustedLanguages[x.GetPlname()] {
+			c.addTo(&s.ServerAccess, "language "+x.GetPlname())
+		}
+		c.setTables(x.GetPlname())
+	case *pg_query.LoadStmt:
+		c.addTo(&s.ServerAccess, "LOAD")
+	case *pg_query.CreateTrigStmt:
+		c.calls(nameOf(x.GetFuncname()))
+	case *pg_query.CreateEventTrigStmt:
+		c.calls(nameOf(x.GetFuncname()))
+		c.setTables(x.GetTrigname())
+	case *pg_query.AlterEventTrigStmt:
+		if x.GetTgenabled() == "D" {
+			c.addTo(&s.SafeguardOff, "DISABLE EVENT TRIGGER")
+		}
+		c.setTables(x.GetTrigname())
+	case *pg_query.CreateCastStmt:
+		if f := x.GetFunc(); f != nil {
+			c.calls(nameOf(f.GetObjname()))
+		}
+	case *pg_query.DefineStmt:
+		for _, d := range x.GetDefinition() {
+			de := d.GetDefElem()
+			switch de.GetDefname() {
+			case "function", "procedure":
+				c.calls(nameOf(de.GetArg().GetTypeName().GetNames()))
+			}
+		}
+		c.setTables(nameOf(x.GetDefnames()))
+	case *pg_query.AlterRoleSetStmt:
+		c.setTables(roleName(x.GetRole()))
+	case *pg_query.AlterDatabaseSetStmt:
+		c.setTables(x.GetDbname())
+	}
+}
+
+func (c *stmtCtx) alterTableCmd(cmd *pg_query.AlterTableCmd) {
+	if cmd == nil {
+		return
+	}
+	s := c.st()
+	if cmd.GetBehavior() == pg_query.DropBehavior_DROP_CASCADE {
+		s.Cascade = true
+	}
+	switch cmd.GetSubtype() {
+	case pg_query.AlterTableType_AT_DropColumn:
+		s.DropColumn = true
+	case pg_query.AlterTableType_AT_DisableTrig, pg_query.AlterTableType_AT_DisableTrigAll,
+		pg_query.AlterTableType_AT_DisableTrigUser:
+		c.addTo(&s.SafeguardOff, "DISABLE TRIGGER")
+	case pg_query.AlterTableType_AT_DisableRule:
+		c.addTo(&s.SafeguardOff, "DISABLE RULE")
+	case pg_query.AlterTableType_AT_DisableRowSecurity:
+		c.addTo(&s.SafeguardOff, "DISABLE ROW LEVEL SECURITY")
+	case pg_query.AlterTableType_AT_NoForceRowSecurity:
+		c.addTo(&s.SafeguardOff, "NO FORCE ROW LEVEL SECURITY")
+	case pg_query.AlterTableType_AT_SetUnLogged:
+		c.addTo(&s.SafeguardOff, "SET UNLOGGED")
+	case pg_query.AlterTableType_AT_ChangeOwner:
+		c.addTo(&s.PrivilegeEscalation, "OWNER TO")
+	}
+}
+
+func (c *stmtCtx) grant(x *pg_query.GrantStmt) {
+	s := c.st()
+	for _, o := range x.GetObjects() {
+		c.setTables(objectName(o))
+	}
+	c.tablesSet = true
+	if !x.GetIsGrant() {
+		return
+	}
+	if len(x.GetPrivileges()) == 0 {
+		c.addTo(&s.PrivilegeEscalation, "GRANT ALL")
+	}
+	for _, g := range x.GetGrantees() {
+		if g.GetRoleSpec().GetRoletype() == pg_query.RoleSpecType_ROLESPEC_PUBLIC {
+			c.addTo(&s.PrivilegeEscalation, "GRANT to PUBLIC")
+		}
+	}
+	if x.GetGrantOption() {
+		c.addTo(&s.PrivilegeEscalation, "WITH GRANT OPTION")
+	}
+}
+
+// grantRole records that membership in role is granted.
+func (c *stmtCtx) grantRole(role string) {
+	s := c.st()
+	c.addTo(&s.PrivilegeEscalation, "GRANT ROLE "+role)
+	if predefinedRoles[role] {
+		c.addTo(&s.PrivilegeEscalation, "predefined role "+role)
+	}
+}
+
+// roleOptions reads CREATE/ALTER ROLE options; adding is false for
+// ALTER GROUP ... DROP USER.
+func (c *stmtCtx) roleOptions(opts []*pg_query.Node, role string, adding bool) {
+	s := c.st()
+	for _, o := range opts {
+		d := o.GetDefElem()
+		if attr, ok := roleAttributes[d.GetDefname()]; ok && defBool(d) {
+			c.addTo(&s.PrivilegeEscalation, attr)
+		}
+		switch d.GetDefname() {
+		case "addroleto": // CREATE ROLE x IN ROLE r
+			for _, r := range d.GetArg().GetList().GetItems() {
+				c.grantRole(objectName(r))
+			}
+		case "rolemembers": // ALTER GROUP role ADD USER x
+			if adding && s.Command == "ALTER ROLE" {
+				c.grantRole(role)
+			}
+		}
+	}
+}
+
+// defBool reads a DefElem's boolean argument; a missing argument is true.
+func defBool(d *pg_query.DefElem) bool {
+	if d.GetArg() == nil {
+		return true
+	}
+	v, ok := parseBool(constString(d.GetArg()))
+	return v || !ok
+}
+
+// calls records a function call by name.
+func (c *stmtCtx) calls(name string) {
+	if name == "" {
+		return
+	}
+	s := c.st()
+	c.addTo(&s.Functions, name)
+	base := baseName(name)
+	if serverAccessFunctions[base] || strings.HasPrefix(base, "dblink") {
+		c.addTo(&s.ServerAccess, base)
+	}
+}
+
+func (c *stmtCtx) funcCall(f *pg_query.FuncCall) {
+	name := nameOf(f.GetFuncname())
+	c.calls(name)
+	base := baseName(name)
+	switch {
+	case sqlTextFunctions[base]:
+		found := false
+		for _, a := range f.GetArgs() {
+			if text, ok := stringConst(a); ok && c.nestedSQL(text, ContextDynamic) {
+				found = true
+			}
+		}
+		if !found {
+			c.addTo(&c.st().DynamicSQL, base+"(...)")
+		}
+	case base == "set_config":
+		args := f.GetArgs()
+		name, ok := stringConst(firstArg(args))
+		if !ok {
+			c.addTo(&c.st().SafeguardOff, "set_config(<non-constant>)")
+			return
+		}
+		value := ""
+		if len(args) > 1 {
+			value = constString(args[1])
+		}
+		c.checkSetting(name, value, false)
+	}
+}
+
+func firstArg(args []*pg_query.Node) *pg_query.Node {
+	if len(args) == 0 {
+		return nil
+	}
+	return args[0]
+}
+
+// nestedSQL parses text found inside the statement and classifies its
+// statements as nested ones. It reports whether text parsed.
+func (c *stmtCtx) nestedSQL(text, ctx string) bool {
+	if c.level+1 > MaxNesting {
+		c.addTo(&c.st().DynamicSQL, "nesting limit reached")
+		return true
+	}
+	tree, err := pg_query.Parse(text)
+	if err != nil {
+		return false
+	}
+	c.w.parsed(tree, text, true, ctx, c.level+1, c.explainOnly)
+	return true
+}
+
+// setting checks a SET-like statement for safeguards switched off and
+// role switches.
+func (c *stmtCtx) setting(v *pg_query.VariableSetStmt) {
+	if v.GetKind() != pg_query.VariableSetKind_VAR_SET_VALUE {
+		return
+	}
+	var parts []string
+	for _, a := range v.GetArgs() {
+		parts = append(parts, constString(a))
+	}
+	c.checkSetting(v.GetName(), strings.Join(parts, ","), true)
+}
+
+// checkSetting records name=value if it switches a safeguard off.
+func (c *stmtCtx) checkSetting(name, value string, fromSet bool) {
+	s := c.st()
+	name = strings.ToLower(name)
+	lv := strings.ToLower(strings.TrimSpace(value))
+	off := func() bool { b, ok := parseBool(lv); return ok && !b }
+	switch {
+	case name == "session_replication_role":
+		if lv != "origin" && lv != "default" && lv != "" {
+			c.addTo(&s.SafeguardOff, name+"="+lv)
+		}
+	case name == "row_security", name == "fsync", name == "full_page_writes":
+		if off() {
+			c.addTo(&s.SafeguardOff, name+"=off")
+		}
+	case name == "zero_damaged_pages", name == "allow_system_table_mods", name == "ignore_checksum_failure":
+		if b, ok := parseBool(lv); ok && b {
+			c.addTo(&s.SafeguardOff, name+"=on")
+		}
+	case name == "log_statement" && lv == "none",
+		strings.HasPrefix(name, "pgaudit."):
+		c.addTo(&s.SafeguardOff, name+"="+lv)
+	case name == "role" && fromSet && lv != "none":
+		c.addTo(&s.PrivilegeEscalation, "SET ROLE")
+	case name == "role" && !fromSet:
+		c.addTo(&s.PrivilegeEscalation, "SET ROLE")
+	case name == "session_authorization":
+		c.addTo(&s.PrivilegeEscalation, "SET SESSION AUTHORIZATION")
+	}
+}

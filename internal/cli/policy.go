@@ -1,0 +1,209 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/vigil-audit/vigil/internal/classify"
+	"github.com/vigil-audit/vigil/internal/policy"
+	"github.com/vigil-audit/vigil/internal/policy/builtin"
+)
+
+// ruleFlags choose the rules a policy command decides with.
+type ruleFlags struct {
+	rules     multiFlag
+	noBuiltin bool
+}
+
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+func (r *ruleFlags) register(fs *flag.FlagSet) {
+	fs.Var(&r.rules, "rules", "a rule file or directory (repeatable)")
+	fs.BoolVar(&r.noBuiltin, "no-builtin", false, "leave out the built-in rule packs")
+}
+
+// load compiles the built-in packs and the named rule files.
+func (r *ruleFlags) load(extra ...string) (*policy.RuleSet, error) {
+	var sets []*policy.RuleSet
+	if !r.noBuiltin {
+		b, err := builtin.Load()
+		if err != nil {
+			return nil, err
+		}
+		sets = append(sets, b)
+	}
+	paths := append(append([]string(nil), r.rules...), extra...)
+	if len(paths) > 0 {
+		rs, err := policy.Load(os.DirFS("/"), absPaths(paths)...)
+		if err != nil {
+			return nil, err
+		}
+		sets = append(sets, rs)
+	}
+	return policy.Merge(sets...)
+}
+
+// absPaths makes paths relative to the root of os.DirFS("/").
+func absPaths(paths []string) []string {
+	wd, _ := os.Getwd()
+	out := make([]string, len(paths))
+	for i, p := range paths {
+		if !strings.HasPrefix(p, "/") {
+			p = wd + "/" + p
+		}
+		out[i] = strings.TrimPrefix(p, "/")
+	}
+	return out
+}
+
+func (r *ruleFlags) engine(extra ...string) (*policy.Engine, *policy.RuleSet, error) {
+	rs, err := r.load(extra...)
+	if err != nil {
+		return nil, nil, err
+	}
+	e := policy.NewEngine(rs, policy.Defaults{})
+	policy.RegisterClassifiers(e)
+	return e, rs, nil
+}
+
+func runPolicy(ctx context.Context, e *env, args []string) error {
+	return subcommand(ctx, e, "policy", args, map[string]func(context.Context, *env, []string) error{
+		"eval": runPolicyEval,
+		"test": runPolicyTest,
+	})
+}
+
+// runPolicyEval reads Action JSON lines and writes one Decision JSON line each.
+// A line that is not a valid Action gets a deny decision naming the problem
+// (failing closed), and the command then exits 2.
+func runPolicyEval(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "policy eval", "policy eval [--rules PATH]... [--no-builtin] < actions.jsonl")
+	var rf ruleFlags
+	rf.register(fs)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	eng, _, err := rf.engine()
+	if err != nil {
+		return err
+	}
+	sc := bufio.NewScanner(e.stdin)
+	sc.Buffer(make([]byte, 0, 64<<10), 16<<20)
+	out := json.NewEncoder(e.stdout)
+	out.SetEscapeHTML(false)
+	bad := 0
+	for line := 1; sc.Scan(); line++ {
+		b := bytes.TrimSpace(sc.Bytes())
+		if len(b) == 0 {
+			continue
+		}
+		var a classify.Action
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.DisallowUnknownFields()
+		var d *policy.Decision
+		if err := dec.Decode(&a); err != nil {
+			bad++
+			d = &policy.Decision{Effect: policy.EffectDeny, Rules: []policy.RuleResult{},
+				Message: fmt.Sprintf("line %d: not a valid action: %v", line, strings.TrimPrefix(err.Error(), "json: "))}
+		} else if d, err = eng.Decide(ctx, &a); err != nil {
+			bad++
+		}
+		if err := out.Encode(d); err != nil {
+			return err
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("read actions: %w", err)
+	}
+	if bad > 0 {
+		fmt.Fprintf(e.stderr, "vigil: %d input line(s) could not be decided; they were denied\n", bad)
+		return &exitError{code: exitUsage}
+	}
+	return nil
+}
+
+// runPolicyTest runs the inline tests of the built-in packs and of PATHS.
+func runPolicyTest(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "policy test", "policy test [--no-builtin] [PATH]...")
+	var rf ruleFlags
+	rf.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return &exitError{code: exitUsage}
+	}
+	eng, rs, err := rf.engine(fs.Args()...)
+	if err != nil {
+		return err
+	}
+	passed, failed := 0, 0
+	for _, r := range rs.RunTests(eng) {
+		if r.Pass {
+			passed++
+			continue
+		}
+		failed++
+		fmt.Fprintln(e.stdout, r.String())
+	}
+	fmt.Fprintf(e.stdout, "%d passed, %d failed\n", passed, failed)
+	if failed > 0 {
+		return &exitError{code: exitFail}
+	}
+	return nil
+}
+
+// runCheck decides one action for a CI pipeline: exit 0 allow, 1 deny or
+// review, 2 error.
+func runCheck(ctx context.Context, e *env, args []string) error {
+	return subcommand(ctx, e, "check", args, map[string]func(context.Context, *env, []string) error{
+		"sql": runCheckSQL,
+	})
+}
+
+func runCheckSQL(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "check sql", "check sql [--env ENV] [--connection NAME] [--user NAME] [--rules PATH]... (SQL | -)")
+	var rf ruleFlags
+	rf.register(fs)
+	envName := fs.String("env", "production", "the environment the SQL would run in")
+	conn := fs.String("connection", "", "the named connection it would run on")
+	user := fs.String("user", os.Getenv("USER"), "who would run it")
+	if err := fs.Parse(args); err != nil {
+		return &exitError{code: exitUsage}
+	}
+	if fs.NArg() != 1 {
+		return usagef("check sql: want one argument, the SQL text or - for standard input")
+	}
+	text := fs.Arg(0)
+	if text == "-" {
+		b, err := io.ReadAll(e.stdin)
+		if err != nil {
+			return fmt.Errorf("read SQL: %w", err)
+		}
+		text = string(b)
+	}
+	eng, _, err := rf.engine()
+	if err != nil {
+		return err
+	}
+	d, err := eng.Decide(ctx, &classify.Action{Kind: classify.KindSQL, SQL: text, Environment: *envName,
+		Connection: *conn, Actor: classify.Actor{User: *user}})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "%s: %s\n", d.Effect, d.Message)
+	for _, r := range d.Rules {
+		fmt.Fprintf(e.stdout, "  %s %s (%s): %s\n", r.Effect, r.ID, r.Severity, r.Message)
+	}
+	if d.Effect != policy.EffectAllow {
+		return &exitError{code: exitFail}
+	}
+	return nil
+}

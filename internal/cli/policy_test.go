@@ -1,0 +1,109 @@
+package cli_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/vigil-audit/vigil/internal/cli"
+)
+
+func runIn(t *testing.T, stdin string, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := cli.Main(context.Background(), args, strings.NewReader(stdin), &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestCheckSQL(t *testing.T) {
+	cases := []struct {
+		sql  string
+		code int
+		want string
+	}{
+		{"DELETE FROM users WHERE 1=1", 1, "deny sql.all-rows-write"},
+		{"ALTER TABLE users DROP COLUMN email", 1, "review sql.drop-column"},
+		{"SELECT 'DROP TABLE users'", 0, "allow: "},
+		{"DELETE FROM users WHERE id = 7", 0, "allow: "},
+	}
+	for _, c := range cases {
+		code, out, errs := runIn(t, "", "check", "sql", c.sql)
+		if code != c.code || !strings.Contains(out, c.want) {
+			t.Errorf("check sql %q: exit %d, output %q %s; want exit %d containing %q", c.sql, code, out, errs, c.code, c.want)
+		}
+	}
+	if code, _, _ := runIn(t, "", "check", "sql", "--env", "staging", "DROP TABLE users"); code != 0 {
+		t.Errorf("DROP on staging: exit %d; the built-in pack is for production", code)
+	}
+	if code, _, _ := runIn(t, "DROP TABLE users", "check", "sql", "-"); code != 1 {
+		t.Errorf("check sql - (stdin DROP): exit %d; want 1", code)
+	}
+	if code, _, _ := runIn(t, "", "check", "sql"); code != 2 {
+		t.Errorf("check sql without SQL: exit %d; want 2", code)
+	}
+}
+
+func TestPolicyEval(t *testing.T) {
+	in := `{"kind":"sql","environment":"production","actor":{"user":"a"},"sql":"TRUNCATE users"}
+{"kind":"sql","environment":"production","actor":{"user":"a"},"sql":"SELECT * FROM users WHERE id = $1"}
+
+{"kind":"sql","sqll":"oops"}
+`
+	code, out, _ := runIn(t, in, "policy", "eval")
+	if code != 2 {
+		t.Fatalf("exit %d; want 2 because line 4 is not an action", code)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 {
+		t.Fatalf("%d decisions for 3 actions:\n%s", len(lines), out)
+	}
+	want := []struct{ effect, rule, msg string }{
+		{"deny", "sql.truncate", ""},
+		{"allow", "", ""},
+		{"deny", "", `line 4: not a valid action: unknown field "sqll"`},
+	}
+	for i, l := range lines {
+		var d struct {
+			Effect  string
+			Message string
+			Rules   []struct{ ID string }
+		}
+		if err := json.Unmarshal([]byte(l), &d); err != nil {
+			t.Fatal(err)
+		}
+		if d.Effect != want[i].effect || (want[i].rule != "" && (len(d.Rules) == 0 || d.Rules[0].ID != want[i].rule)) ||
+			(want[i].msg != "" && d.Message != want[i].msg) {
+			t.Errorf("decision %d = %s; want %+v", i+1, l, want[i])
+		}
+	}
+}
+
+func TestPolicyTest(t *testing.T) {
+	code, out, _ := runIn(t, "", "policy", "test")
+	if code != 0 || !strings.HasSuffix(strings.TrimSpace(out), "0 failed") {
+		t.Fatalf("built-in packs' tests: exit %d\n%s", code, out)
+	}
+	dir := t.TempDir()
+	rule := `rules:
+  - id: team.no-fridays
+    match: 'sql.?any_drop.orValue(false) == true'
+    environments: [dev]
+    effect: review
+    tests:
+      - name: wrong expectation
+        input: {kind: sql, environment: dev, actor: {user: a}, sql: "DROP TABLE t"}
+        expect: {effect: deny, rule: team.no-fridays}
+`
+	if err := os.WriteFile(filepath.Join(dir, "team.yaml"), []byte(rule), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ = runIn(t, "", "policy", "test", dir)
+	if code != 1 || !strings.Contains(out, "FAIL ") || !strings.Contains(out, "team.no-fridays / wrong expectation") ||
+		!strings.HasSuffix(strings.TrimSpace(out), "1 failed") {
+		t.Fatalf("a failing rule test: exit %d\n%s", code, out)
+	}
+}

@@ -1,0 +1,35 @@
+package policy
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/vigil-audit/vigil/internal/classify"
+	sqlclass "github.com/vigil-audit/vigil/internal/classify/sql"
+)
+
+// RegisterClassifiers registers Vigil's real parsers with e: the PostgreSQL
+// parser for kind sql.
+func RegisterClassifiers(e *Engine) {
+	e.Register(classify.KindSQL, func(a *classify.Action) (map[string]any, error) {
+		r, err := sqlclass.Classify(a.SQL)
+		if err != nil {
+			return nil, err
+		}
+		return asMap(r)
+	})
+}
+
+// asMap turns a classifier's result into the plain map rules see, through its
+// JSON form: the JSON field names are what rules are written against.
+func asMap(v any) (map[string]any, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, fmt.Errorf("encode classifier result: %w", err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("decode classifier result: %w", err)
+	}
+	return m, nil
+}

@@ -1,0 +1,219 @@
+package policy
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"cel.dev/cel-go/cel"
+	"cel.dev/cel-go/common/types"
+	"cel.dev/cel-go/interpreter"
+
+	"github.com/vigil-audit/vigil/internal/classify"
+)
+
+// ClassifyFunc derives the attributes of an Action of one kind (what the
+// rules see as sql, shell, k8s, aws or tf). An error fails the decision
+// closed; a classifier should rather report text it cannot parse as an
+// attribute (the SQL classifier's "unparseable").
+type ClassifyFunc func(a *classify.Action) (map[string]any, error)
+
+// Engine decides on Actions with a RuleSet. It is safe for concurrent use.
+type Engine struct {
+	rules       []*Rule
+	byKind      map[string][]*Rule // rules for each kind, load order: the kind's own and kind-less
+	anyKind     []*Rule            // rules for kinds without an entry in byKind
+	defaults    Defaults
+	classifiers atomic.Pointer[map[string]ClassifyFunc]
+	adapter     types.Adapter
+	pool        sync.Pool
+}
+
+// NewEngine returns an Engine deciding with rs and, when no rule decides,
+// with defaults. Invalid default effects are treated as deny (see
+// Defaults.Validate).
+func NewEngine(rs *RuleSet, defaults Defaults) *Engine {
+	env, err := celEnv()
+	if err != nil {
+		// Load already built the environment, so this cannot happen for a
+		// RuleSet that exists.
+		panic(fmt.Sprintf("policy: CEL environment: %v", err))
+	}
+	e := &Engine{defaults: defaults, byKind: map[string][]*Rule{}, adapter: env.CELTypeAdapter()}
+	if rs != nil {
+		e.rules = rs.rules
+	}
+	for kind := range classifierVars {
+		for _, r := range e.rules {
+			if r.Kinds == nil || contains(r.Kinds, kind) {
+				e.byKind[kind] = append(e.byKind[kind], r)
+			}
+		}
+	}
+	for _, r := range e.rules {
+		if r.Kinds == nil {
+			e.anyKind = append(e.anyKind, r)
+		}
+	}
+	e.classifiers.Store(&map[string]ClassifyFunc{})
+	e.pool.New = func() any { return new(vars) }
+	return e
+}
+
+// Register sets the classifier for a kind of action, replacing any earlier
+// one. It may be called at any time, also while Decide runs.
+func (e *Engine) Register(kind string, fn ClassifyFunc) {
+	for {
+		old := e.classifiers.Load()
+		m := make(map[string]ClassifyFunc, len(*old)+1)
+		for k, v := range *old {
+			m[k] = v
+		}
+		m[kind] = fn
+		if e.classifiers.CompareAndSwap(old, &m) {
+			return
+		}
+	}
+}
+
+// Decide classifies a with the classifier registered for its kind, if any,
+// then decides. A classifier error gives a deny Decision together with the
+// error, so a caller that ignores the error still fails closed.
+func (e *Engine) Decide(ctx context.Context, a *classify.Action) (*Decision, error) {
+	if err := ctx.Err(); err != nil {
+		return denyOnError(err), fmt.Errorf("decide: %w", err)
+	}
+	var attrs map[string]any
+	if fn := (*e.classifiers.Load())[a.Kind]; fn != nil {
+		var err error
+		if attrs, err = fn(a); err != nil {
+			return denyOnError(err), fmt.Errorf("classify %s action: %w", a.Kind, err)
+		}
+	}
+	return e.DecideAttrs(a, attrs), nil
+}
+
+func denyOnError(err error) *Decision {
+	return &Decision{Effect: EffectDeny, Rules: []RuleResult{}, Message: "no decision (failing closed): " + err.Error()}
+}
+
+// DecideAttrs decides on a with attrs as its classifier attributes (nil for
+// none), without running a classifier.
+//
+// Evaluation errors (a key missing from a map, a bad glob pattern, ...)
+// fail closed for deny and review rules, and for alert and log rules: the rule
+// counts as matched (and an except that fails as not excepting), with the error
+// in its RuleResult message. They fail open for allow rules: an allow rule that
+// cannot be evaluated does not match, so an error can never let through what a
+// default deny would stop.
+func (e *Engine) DecideAttrs(a *classify.Action, attrs map[string]any) *Decision {
+	rules, ok := e.byKind[a.Kind]
+	if !ok {
+		rules = e.anyKind
+	}
+	v := e.pool.Get().(*vars)
+	v.reset(e.adapter, a, attrs)
+	// One execution frame serves every rule of the decision.
+	frame, err := interpreter.NewExecutionFrame(v)
+	if err != nil {
+		panic(fmt.Sprintf("policy: execution frame: %v", err)) // only for inputs that are not an Activation
+	}
+
+	d := &Decision{Rules: []RuleResult{}}
+	best := 0
+	for _, r := range rules {
+		if !r.inScope(a) {
+			continue
+		}
+		matched, evalErr := r.eval(frame)
+		if !matched {
+			continue
+		}
+		res := RuleResult{ID: r.ID, Effect: r.Effect, Severity: r.Severity, Message: r.Message, DryRun: r.Mode == ModeDryRun}
+		if evalErr != "" {
+			res.Message += " (evaluation error, failing closed: " + evalErr + ")"
+		}
+		d.Rules = append(d.Rules, res)
+		if !res.DryRun {
+			best = max(best, rank(r.Effect))
+		}
+	}
+	frame.Close()
+	*v = vars{}
+	e.pool.Put(v)
+
+	if best == 0 {
+		d.Effect, d.Message = e.defaults.effect(a.Connection, a.Environment)
+	} else {
+		var msgs []string
+		for _, res := range d.Rules {
+			if !res.DryRun && rank(res.Effect) == best {
+				d.Effect = res.Effect
+				msgs = append(msgs, res.Message)
+			}
+		}
+		d.Message = strings.Join(msgs, "; ")
+	}
+	if name := classifierVars[a.Kind]; name != "" && attrs != nil {
+		d.Attrs = map[string]any{name: attrs}
+	}
+	return d
+}
+
+// inScope reports whether a is in the rule's environments, connections and
+// roles (an empty list does not restrict).
+func (r *Rule) inScope(a *classify.Action) bool {
+	if len(r.Environments) > 0 && !contains(r.Environments, a.Environment) {
+		return false
+	}
+	if len(r.Connections) > 0 && !contains(r.Connections, a.Connection) {
+		return false
+	}
+	if len(r.Roles) > 0 {
+		for _, role := range a.Actor.Roles {
+			if contains(r.Roles, role) {
+				return true
+			}
+		}
+		return false
+	}
+	return true
+}
+
+// eval evaluates match and except. It returns whether the rule applies and,
+// when an error decided that, the error text.
+func (r *Rule) eval(v *interpreter.ExecutionFrame) (bool, string) {
+	failClosed := r.Effect != EffectAllow
+	ok, err := evalBool(r.match, v)
+	if err != nil {
+		if !failClosed {
+			return false, ""
+		}
+		return true, "match: " + err.Error()
+	}
+	if !ok || r.except == nil {
+		return ok, ""
+	}
+	exc, err := evalBool(r.except, v)
+	if err != nil {
+		if !failClosed {
+			return false, ""
+		}
+		return true, "except: " + err.Error()
+	}
+	return !exc, ""
+}
+
+func evalBool(p cel.Program, v *interpreter.ExecutionFrame) (bool, error) {
+	out, _, err := p.Eval(v)
+	if err != nil {
+		return false, err
+	}
+	b, ok := out.(types.Bool)
+	if !ok {
+		return false, fmt.Errorf("result is %s, not bool", out.Type())
+	}
+	return bool(b), nil
+}
