@@ -39,10 +39,12 @@ const shutdownTimeout = 15 * time.Second
 const serveGCPercent = 400
 
 func runServe(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "serve", "serve [--config FILE] [--data DIR] [--http ADDR] [--store URL]")
+	fs := newFlags(e, "serve", "serve [--config FILE] [--data DIR] [--http ADDR] [--store URL] [--rules PATH]... [--no-builtin]")
 	var sf storeFlags
 	sf.register(fs.StringVar)
 	httpAddr := fs.String("http", "", "HTTP listen address (overrides the config's http.listen)")
+	var rf ruleFlags
+	rf.register(fs)
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -95,13 +97,17 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "Created the first admin token (shown once, store it now):\n\n  %s\n\n", secret)
 	}
 
+	eng, _, err := rf.engine()
+	if err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.HTTP.Listen, err)
 	}
 	srv := server.New(server.Options{
 		Log: lg, Auth: auth.NewAuthenticator(st), Logger: logger.With("component", "server"),
-		Gatherer: reg, MaxBody: cfg.HTTP.MaxBody,
+		Gatherer: reg, MaxBody: cfg.HTTP.MaxBody, Policy: eng,
 	})
 	hs := &http.Server{
 		Handler:           srv,

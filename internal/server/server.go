@@ -19,7 +19,9 @@ import (
 
 	"github.com/vigil-audit/vigil/internal/auditlog"
 	"github.com/vigil-audit/vigil/internal/auth"
+	"github.com/vigil-audit/vigil/internal/classify"
 	"github.com/vigil-audit/vigil/internal/event"
+	"github.com/vigil-audit/vigil/internal/policy"
 	"github.com/vigil-audit/vigil/internal/store"
 )
 
@@ -40,6 +42,8 @@ type Options struct {
 	Gatherer prometheus.Gatherer
 	// MaxBody bounds a request body in bytes (default 16 MiB).
 	MaxBody int64
+	// Policy decides actions for POST /v1/decide; nil leaves the route out.
+	Policy *policy.Engine
 }
 
 // Server serves the HTTP API.
@@ -48,12 +52,13 @@ type Server struct {
 	auth    *auth.Authenticator
 	logger  *slog.Logger
 	maxBody int64
+	policy  *policy.Engine
 	mux     *http.ServeMux
 }
 
 // New returns a Server.
 func New(o Options) *Server {
-	s := &Server{log: o.Log, auth: o.Auth, logger: o.Logger, maxBody: o.MaxBody, mux: http.NewServeMux()}
+	s := &Server{log: o.Log, auth: o.Auth, logger: o.Logger, maxBody: o.MaxBody, policy: o.Policy, mux: http.NewServeMux()}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
@@ -74,6 +79,9 @@ func New(o Options) *Server {
 	s.handle("GET /v1/checkpoint", readers, s.checkpoint)
 	s.handle("GET /v1/proof/inclusion", readers, s.inclusionProof)
 	s.handle("GET /v1/proof/consistency", readers, s.consistencyProof)
+	if s.policy != nil {
+		s.handle("POST /v1/decide", anyRole, s.decide)
+	}
 	return s
 }
 
@@ -406,4 +414,73 @@ func (s *Server) consistencyProof(w http.ResponseWriter, r *http.Request, p auth
 	}
 	writeJSON(w, http.StatusOK, resp)
 	return nil
+}
+
+// decide answers POST /v1/decide: an Action in, its Decision out. The decision
+// is recorded in the audit log before it is returned; if it cannot be
+// recorded, the request fails and the caller must not act (fail closed).
+func (s *Server) decide(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, s.maxBody))
+	dec.DisallowUnknownFields()
+	var a classify.Action
+	if err := dec.Decode(&a); err != nil {
+		return errorf(http.StatusBadRequest, "request body is not an action: %s", strings.TrimPrefix(err.Error(), "json: "))
+	}
+	switch a.Kind {
+	case classify.KindSQL, classify.KindShell, classify.KindKubernetes, classify.KindAWS, classify.KindTerraform:
+	default:
+		return errorf(http.StatusBadRequest, "field kind: must be sql, shell, kubernetes, aws or terraform (got %q)", a.Kind)
+	}
+	if a.Actor.User == "" {
+		a.Actor.User = p.User
+	}
+	d, derr := s.policy.Decide(r.Context(), &a) // on error d is a deny decision
+	e := decisionEvent(r, p, &a, d)
+	if _, err := s.log.Append(r.Context(), []event.Event{e}); err != nil {
+		var ie *event.InputError
+		if errors.As(err, &ie) {
+			return errorf(http.StatusBadRequest, "the action cannot be recorded: %v", ie.Err)
+		}
+		return fmt.Errorf("record decision: %w", err)
+	}
+	if derr != nil {
+		s.logger.Warn("decision failed closed", keyUser, p.User, keyErr, derr)
+	}
+	writeJSON(w, http.StatusOK, d)
+	return nil
+}
+
+func decisionEvent(r *http.Request, p auth.Principal, a *classify.Action, d *policy.Decision) event.Event {
+	outcome := event.OutcomeSuccess
+	switch d.Effect {
+	case policy.EffectDeny:
+		outcome = event.OutcomeDenied
+	case policy.EffectReview:
+		outcome = event.OutcomePending
+	}
+	ed := &event.Decision{Effect: d.Effect, Message: d.Message}
+	for _, rr := range d.Rules {
+		ed.Rules = append(ed.Rules, event.RuleResult{ID: rr.ID, Effect: rr.Effect, Severity: rr.Severity, Message: rr.Message})
+	}
+	class := event.ClassAPIActivity
+	if a.Kind == classify.KindSQL {
+		class = event.ClassDatastoreActivity
+	}
+	attrs := map[string]any{"requested_by": p.User}
+	switch a.Kind {
+	case classify.KindSQL:
+		attrs["sql.text"] = a.SQL
+	case classify.KindShell:
+		attrs["shell.command"] = a.Command
+	}
+	return event.Event{
+		Source: "vigil/decide", ClassUID: class, Activity: "decide",
+		Actor:    event.Actor{User: a.Actor.User, Roles: a.Actor.Roles, Groups: a.Actor.Groups, SrcIP: remoteIP(r), UserAgent: r.UserAgent()},
+		Action:   a.Kind,
+		Resource: event.Resource{Type: a.Kind, Name: a.Connection, Environment: a.Environment},
+		Target:   a.Connection,
+		Outcome:  outcome,
+		Decision: ed,
+		Attrs:    attrs,
+	}
 }

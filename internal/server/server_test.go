@@ -25,6 +25,8 @@ import (
 	"github.com/vigil-audit/vigil/internal/auditlog"
 	"github.com/vigil-audit/vigil/internal/auth"
 	"github.com/vigil-audit/vigil/internal/event"
+	"github.com/vigil-audit/vigil/internal/policy"
+	"github.com/vigil-audit/vigil/internal/policy/builtin"
 	"github.com/vigil-audit/vigil/internal/server"
 	"github.com/vigil-audit/vigil/internal/store"
 	"github.com/vigil-audit/vigil/internal/store/sqlite"
@@ -87,9 +89,15 @@ func newEnv(t *testing.T, maxBody int64) *env {
 			t.Fatal(err)
 		}
 	}
+	rs, err := builtin.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng := policy.NewEngine(rs, policy.Defaults{})
+	policy.RegisterClassifiers(eng)
 	e.srv = httptest.NewServer(server.New(server.Options{
 		Log: l, Auth: auth.NewAuthenticator(st), Gatherer: reg, MaxBody: maxBody,
-		Logger: slog.New(slog.NewTextHandler(e.logs, nil)),
+		Logger: slog.New(slog.NewTextHandler(e.logs, nil)), Policy: eng,
 	}))
 	t.Cleanup(func() {
 		e.srv.Close()
