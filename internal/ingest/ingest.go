@@ -243,8 +243,10 @@ func (g *gzipFile) Close() error {
 }
 
 // Files expands paths into the files they name: a directory stands for every
-// regular file below it whose name does not start with "." (in lexical order),
-// "-" for standard input.
+// regular log file below it (in lexical order): names ending in .json, .jsonl,
+// .ndjson, .log or .gz, not starting with "." — so that a LICENSE or README
+// beside the logs is not read as records. A file named explicitly is always
+// read; "-" is standard input.
 func Files(paths ...string) ([]string, error) {
 	var out []string
 	for _, p := range paths {
@@ -271,7 +273,7 @@ func Files(paths ...string) ([]string, error) {
 				}
 				return nil
 			}
-			if d.Type().IsRegular() {
+			if d.Type().IsRegular() && isLogFile(d.Name()) {
 				found = append(found, path)
 			}
 			return nil
@@ -283,6 +285,18 @@ func Files(paths ...string) ([]string, error) {
 		out = append(out, found...)
 	}
 	return out, nil
+}
+
+// logExts are the endings of the files a directory walk reads.
+var logExts = []string{".json", ".jsonl", ".ndjson", ".log", ".gz"}
+
+func isLogFile(name string) bool {
+	for _, ext := range logExts {
+		if strings.HasSuffix(strings.ToLower(name), ext) {
+			return true
+		}
+	}
+	return false
 }
 
 // ParsePaths parses every file that paths name (see Files) with p, in order,

@@ -1,0 +1,176 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/vigil-audit/vigil/internal/auditlog"
+	"github.com/vigil-audit/vigil/internal/event"
+	"github.com/vigil-audit/vigil/internal/ingest"
+	"github.com/vigil-audit/vigil/internal/ingest/cloudtrail"
+	"github.com/vigil-audit/vigil/internal/ingest/github"
+	"github.com/vigil-audit/vigil/internal/ingest/k8saudit"
+)
+
+// ingestBatch is how many events go into one append (or one POST).
+const ingestBatch = 1000
+
+func parsers() map[string]ingest.Parser {
+	return map[string]ingest.Parser{
+		cloudtrail.Source: &cloudtrail.Parser{},
+		k8saudit.Source:   &k8saudit.Parser{},
+		github.Source:     &github.Parser{},
+	}
+}
+
+// runIngest reads external audit logs into the audit log: directly into a data
+// directory no server is using, or through a running server's API.
+func runIngest(ctx context.Context, e *env, args []string) error {
+	fs := newFlags(e, "ingest", "ingest --source cloudtrail|k8s-audit|github [--data DIR | --config FILE | --server URL --token T] PATH...")
+	var sf storeFlags
+	sf.register(fs.StringVar)
+	source := fs.String("source", "", "the format of the input")
+	serverURL := fs.String("server", "", "a running vigil serve (http://host:port) to send the events to")
+	token := fs.String("token", "", "API token for --server")
+	if err := fs.Parse(args); err != nil {
+		return &exitError{code: exitUsage}
+	}
+	ps := parsers()
+	p, ok := ps[*source]
+	if !ok {
+		var names []string
+		for n := range ps {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		return usagef("ingest: --source must be one of %s (got %q)", strings.Join(names, ", "), *source)
+	}
+	if fs.NArg() == 0 {
+		return usagef("ingest: name at least one file or directory (- for standard input)")
+	}
+
+	var send func([]event.Event) (uint64, error)
+	if *serverURL != "" {
+		if *token == "" {
+			return usagef("ingest: --server needs --token")
+		}
+		send = postSender(ctx, strings.TrimSuffix(*serverURL, "/"), *token)
+	} else {
+		cfg, err := sf.loadConfig()
+		if err != nil {
+			return err
+		}
+		if err := ensureDataDir(cfg.Data); err != nil {
+			return err
+		}
+		unlock, err := lockDataDir(cfg.Data)
+		if err != nil {
+			return fmt.Errorf("%w; send to the running server with --server and --token", err)
+		}
+		defer unlock()
+		signer, verifier, st, err := openSigned(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		defer st.Close()
+		lg, err := auditlog.Open(ctx, auditlog.Options{Store: st, Signer: signer, Verifier: verifier, MaxBatch: ingestBatch})
+		if err != nil {
+			return err
+		}
+		defer lg.Close()
+		send = func(evs []event.Event) (uint64, error) { return lg.Append(ctx, evs) }
+	}
+
+	var buf []event.Event
+	appended := 0
+	firstSeq, lastSeq := uint64(0), uint64(0)
+	flush := func() error {
+		if len(buf) == 0 {
+			return nil
+		}
+		first, err := send(buf)
+		if err != nil {
+			return fmt.Errorf("append %d events: %w", len(buf), err)
+		}
+		if appended == 0 {
+			firstSeq = first
+		}
+		lastSeq = first + uint64(len(buf)) - 1
+		appended += len(buf)
+		buf = buf[:0]
+		return nil
+	}
+	stats, err := ingest.ParsePaths(p, fs.Args(), func(ev event.Event) error {
+		buf = append(buf, ev)
+		if len(buf) >= ingestBatch {
+			return flush()
+		}
+		return nil
+	})
+	if err == nil {
+		err = flush()
+	}
+	fmt.Fprintf(e.stderr, "ingest %s: %d accepted, %d rejected, %d skipped; %d appended", p.Source(),
+		stats.Accepted, stats.Rejected, stats.Skipped, appended)
+	if appended > 0 {
+		fmt.Fprintf(e.stderr, " (seq %d..%d)", firstSeq, lastSeq)
+	}
+	fmt.Fprintln(e.stderr)
+	for i, r := range stats.Rejects {
+		if i == 20 {
+			fmt.Fprintf(e.stderr, "  ... and %d more rejected\n", stats.Rejected-20)
+			break
+		}
+		fmt.Fprintf(e.stderr, "  rejected %s\n", r)
+	}
+	if err != nil {
+		return err
+	}
+	if stats.Rejected > 0 {
+		return &exitError{code: exitFail}
+	}
+	return nil
+}
+
+// postSender sends events to a server's POST /v1/events as JSON lines.
+func postSender(ctx context.Context, base, token string) func([]event.Event) (uint64, error) {
+	client := &http.Client{Timeout: 60 * time.Second}
+	return func(evs []event.Event) (uint64, error) {
+		var body bytes.Buffer
+		enc := json.NewEncoder(&body)
+		for i := range evs {
+			if err := enc.Encode(&evs[i]); err != nil {
+				return 0, err
+			}
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, base+"/v1/events", &body)
+		if err != nil {
+			return 0, err
+		}
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/x-ndjson")
+		resp, err := client.Do(req)
+		if err != nil {
+			return 0, err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+		if resp.StatusCode != http.StatusOK {
+			return 0, fmt.Errorf("server answered %s: %s", resp.Status, bytes.TrimSpace(b))
+		}
+		var res struct {
+			FirstSeq uint64 `json:"first_seq"`
+		}
+		if err := json.Unmarshal(b, &res); err != nil {
+			return 0, fmt.Errorf("server answer: %w", err)
+		}
+		return res.FirstSeq, nil
+	}
+}
