@@ -164,12 +164,19 @@ func runPolicyTest(ctx context.Context, e *env, args []string) error {
 // review, 2 error.
 func runCheck(ctx context.Context, e *env, args []string) error {
 	return subcommand(ctx, e, "check", args, map[string]func(context.Context, *env, []string) error{
-		"sql": runCheckSQL,
+		"sql":   checkKind(classify.KindSQL),
+		"shell": checkKind(classify.KindShell),
 	})
 }
 
-func runCheckSQL(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "check sql", "check sql [--env ENV] [--connection NAME] [--user NAME] [--rules PATH]... (SQL | -)")
+// checkKind returns the `vigil check` subcommand for one kind of text action.
+func checkKind(kind string) func(context.Context, *env, []string) error {
+	return func(ctx context.Context, e *env, args []string) error { return runCheckText(ctx, e, kind, args) }
+}
+
+func runCheckText(ctx context.Context, e *env, kind string, args []string) error {
+	what := map[string]string{classify.KindSQL: "SQL", classify.KindShell: "COMMAND"}[kind]
+	fs := newFlags(e, "check "+kind, "check "+kind+" [--env ENV] [--connection NAME] [--user NAME] [--rules PATH]... ("+what+" | -)")
 	var rf ruleFlags
 	rf.register(fs)
 	envName := fs.String("env", "production", "the environment the SQL would run in")
@@ -179,13 +186,13 @@ func runCheckSQL(ctx context.Context, e *env, args []string) error {
 		return &exitError{code: exitUsage}
 	}
 	if fs.NArg() != 1 {
-		return usagef("check sql: want one argument, the SQL text or - for standard input")
+		return usagef("check %s: want one argument, the %s or - for standard input", kind, strings.ToLower(what))
 	}
 	text := fs.Arg(0)
 	if text == "-" {
 		b, err := io.ReadAll(e.stdin)
 		if err != nil {
-			return fmt.Errorf("read SQL: %w", err)
+			return fmt.Errorf("read %s: %w", strings.ToLower(what), err)
 		}
 		text = string(b)
 	}
@@ -193,8 +200,13 @@ func runCheckSQL(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return err
 	}
-	d, err := eng.Decide(ctx, &classify.Action{Kind: classify.KindSQL, SQL: text, Environment: *envName,
-		Connection: *conn, Actor: classify.Actor{User: *user}})
+	a := &classify.Action{Kind: kind, Environment: *envName, Connection: *conn, Actor: classify.Actor{User: *user}}
+	if kind == classify.KindSQL {
+		a.SQL = text
+	} else {
+		a.Command = text
+	}
+	d, err := eng.Decide(ctx, a)
 	if err != nil {
 		return err
 	}

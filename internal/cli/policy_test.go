@@ -42,6 +42,11 @@ func TestCheckSQL(t *testing.T) {
 	if code, _, _ := runIn(t, "DROP TABLE users", "check", "sql", "-"); code != 1 {
 		t.Errorf("check sql - (stdin DROP): exit %d; want 1", code)
 	}
+	for cmd, want := range map[string]int{`rm -rf /`: 1, `echo "rm -rf /"`: 0, `sudo systemctl stop postgresql`: 1, `rm -rf /tmp/x`: 0} {
+		if code, out, _ := runIn(t, "", "check", "shell", cmd); code != want {
+			t.Errorf("check shell %q: exit %d (%s); want %d", cmd, code, out, want)
+		}
+	}
 	if code, _, _ := runIn(t, "", "check", "sql"); code != 2 {
 		t.Errorf("check sql without SQL: exit %d; want 2", code)
 	}

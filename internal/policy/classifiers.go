@@ -5,12 +5,20 @@ import (
 	"fmt"
 
 	"github.com/vigil-audit/vigil/internal/classify"
+	shellclass "github.com/vigil-audit/vigil/internal/classify/shell"
 	sqlclass "github.com/vigil-audit/vigil/internal/classify/sql"
 )
 
 // RegisterClassifiers registers Vigil's real parsers with e: the PostgreSQL
-// parser for kind sql.
+// parser for kind sql, the shell parser (mvdan.cc/sh) for kind shell.
 func RegisterClassifiers(e *Engine) {
+	e.Register(classify.KindShell, func(a *classify.Action) (map[string]any, error) {
+		r, err := shellclass.Classify(a.Command)
+		if err != nil {
+			return nil, err
+		}
+		return asMap(r)
+	})
 	e.Register(classify.KindSQL, func(a *classify.Action) (map[string]any, error) {
 		r, err := sqlclass.Classify(a.SQL)
 		if err != nil {
