@@ -8,7 +8,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/vigil-audit/vigil/internal/classify"
@@ -42,28 +44,34 @@ func (r *ruleFlags) load(extra ...string) (*policy.RuleSet, error) {
 		}
 		sets = append(sets, b)
 	}
-	paths := append(append([]string(nil), r.rules...), extra...)
-	if len(paths) > 0 {
-		rs, err := policy.Load(os.DirFS("/"), absPaths(paths)...)
+	// Paths below the working directory load as written, so that errors name
+	// them as the user did; others load from the root.
+	var local, rooted []string
+	for _, p := range append(append([]string(nil), r.rules...), extra...) {
+		if c := filepath.Clean(p); filepath.IsLocal(c) {
+			local = append(local, filepath.ToSlash(c))
+		} else {
+			abs, err := filepath.Abs(p)
+			if err != nil {
+				return nil, fmt.Errorf("rules %s: %w", p, err)
+			}
+			rooted = append(rooted, strings.TrimPrefix(filepath.ToSlash(abs), "/"))
+		}
+	}
+	for _, group := range []struct {
+		fsys  fs.FS
+		paths []string
+	}{{os.DirFS("."), local}, {os.DirFS("/"), rooted}} {
+		if len(group.paths) == 0 {
+			continue
+		}
+		rs, err := policy.Load(group.fsys, group.paths...)
 		if err != nil {
 			return nil, err
 		}
 		sets = append(sets, rs)
 	}
 	return policy.Merge(sets...)
-}
-
-// absPaths makes paths relative to the root of os.DirFS("/").
-func absPaths(paths []string) []string {
-	wd, _ := os.Getwd()
-	out := make([]string, len(paths))
-	for i, p := range paths {
-		if !strings.HasPrefix(p, "/") {
-			p = wd + "/" + p
-		}
-		out[i] = strings.TrimPrefix(p, "/")
-	}
-	return out
 }
 
 func (r *ruleFlags) engine(extra ...string) (*policy.Engine, *policy.RuleSet, error) {
