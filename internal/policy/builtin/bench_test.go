@@ -1,0 +1,65 @@
+package builtin
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/vigil-audit/vigil/internal/classify"
+	"github.com/vigil-audit/vigil/internal/policy"
+)
+
+// BenchmarkClassifyDecide measures one typical action end to end with every
+// built-in pack loaded: classification by the real parser, then the decision;
+// and the decision alone on attributes classified beforehand.
+func BenchmarkClassifyDecide(b *testing.B) {
+	rs, err := Load()
+	if err != nil {
+		b.Fatal(err)
+	}
+	e := policy.NewEngine(rs, policy.Defaults{})
+	policy.RegisterClassifiers(e)
+	actions := map[string]*classify.Action{
+		"sql":   {Kind: classify.KindSQL, Environment: "production", Actor: classify.Actor{User: "alice"}, SQL: "UPDATE accounts SET balance = balance - $1 WHERE id = $2"},
+		"shell": {Kind: classify.KindShell, Environment: "production", Actor: classify.Actor{User: "alice"}, Command: "sudo systemctl restart nginx && tail -n 100 /var/log/nginx/error.log | grep -i timeout"},
+	}
+	for _, kind := range []string{"sql", "shell"} {
+		a := actions[kind]
+		report := func(b *testing.B, lat []time.Duration) {
+			slices.Sort(lat)
+			b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds())/1e3, "p50-µs")
+			b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds())/1e3, "p99-µs")
+		}
+		b.Run(kind+"/classify+decide", func(b *testing.B) {
+			lat := make([]time.Duration, 0, b.N)
+			for i := 0; i < b.N; i++ {
+				t0 := time.Now()
+				d, err := e.Decide(context.Background(), a)
+				lat = append(lat, time.Since(t0))
+				if err != nil || d.Effect != policy.EffectAllow {
+					b.Fatalf("%v %v", d, err)
+				}
+			}
+			report(b, lat)
+		})
+		b.Run(kind+"/decide", func(b *testing.B) {
+			d, err := e.Decide(context.Background(), a)
+			if err != nil {
+				b.Fatal(err)
+			}
+			attrs, _ := d.Attrs[kind].(map[string]any)
+			lat := make([]time.Duration, 0, b.N)
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				t0 := time.Now()
+				d := e.DecideAttrs(a, attrs)
+				lat = append(lat, time.Since(t0))
+				if d.Effect != policy.EffectAllow {
+					b.Fatal(d)
+				}
+			}
+			report(b, lat)
+		})
+	}
+}
