@@ -7,28 +7,17 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/vigil-audit/vigil/internal/auditlog"
 	"github.com/vigil-audit/vigil/internal/event"
 	"github.com/vigil-audit/vigil/internal/ingest"
-	"github.com/vigil-audit/vigil/internal/ingest/cloudtrail"
-	"github.com/vigil-audit/vigil/internal/ingest/github"
-	"github.com/vigil-audit/vigil/internal/ingest/k8saudit"
+	"github.com/vigil-audit/vigil/internal/ingest/sources"
 )
 
 // ingestBatch is how many events go into one append (or one POST).
 const ingestBatch = 1000
-
-func parsers() map[string]ingest.Parser {
-	return map[string]ingest.Parser{
-		cloudtrail.Source: &cloudtrail.Parser{},
-		k8saudit.Source:   &k8saudit.Parser{},
-		github.Source:     &github.Parser{},
-	}
-}
 
 // runIngest reads external audit logs into the audit log: directly into a data
 // directory no server is using, or through a running server's API.
@@ -42,15 +31,9 @@ func runIngest(ctx context.Context, e *env, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return &exitError{code: exitUsage}
 	}
-	ps := parsers()
-	p, ok := ps[*source]
+	p, ok := sources.Parser(*source)
 	if !ok {
-		var names []string
-		for n := range ps {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		return usagef("ingest: --source must be one of %s (got %q)", strings.Join(names, ", "), *source)
+		return usagef("ingest: --source must be one of %s (got %q)", strings.Join(sources.Names(), ", "), *source)
 	}
 	if fs.NArg() == 0 {
 		return usagef("ingest: name at least one file or directory (- for standard input)")

@@ -211,20 +211,33 @@ func Open(path string) (io.ReadCloser, error) {
 			return nil, fmt.Errorf("open input: %w", err)
 		}
 	}
-	br := bufio.NewReaderSize(f, 64<<10)
-	magic, _ := br.Peek(2)
-	if len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
-		zr, err := gzip.NewReader(br)
-		if err != nil {
-			f.Close()
-			return nil, fmt.Errorf("open gzip input %s: %w", path, err)
-		}
+	r, err := Decompress(f)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("open input %s: %w", path, err)
+	}
+	if zr, ok := r.(*gzip.Reader); ok {
 		return &gzipFile{zr: zr, f: f}, nil
 	}
 	return struct {
 		io.Reader
 		io.Closer
-	}{br, f}, nil
+	}{r, f}, nil
+}
+
+// Decompress returns r, decompressed if its content is gzip (recognised by its
+// magic number).
+func Decompress(r io.Reader) (io.Reader, error) {
+	br := bufio.NewReaderSize(r, 64<<10)
+	magic, _ := br.Peek(2)
+	if len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("gzip: %w", err)
+		}
+		return zr, nil
+	}
+	return br, nil
 }
 
 type gzipFile struct {

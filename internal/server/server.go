@@ -21,6 +21,8 @@ import (
 	"github.com/vigil-audit/vigil/internal/auth"
 	"github.com/vigil-audit/vigil/internal/classify"
 	"github.com/vigil-audit/vigil/internal/event"
+	"github.com/vigil-audit/vigil/internal/ingest"
+	"github.com/vigil-audit/vigil/internal/ingest/sources"
 	"github.com/vigil-audit/vigil/internal/policy"
 	"github.com/vigil-audit/vigil/internal/store"
 )
@@ -82,6 +84,7 @@ func New(o Options) *Server {
 	if s.policy != nil {
 		s.handle("POST /v1/decide", anyRole, s.decide)
 	}
+	s.handle("POST /v1/ingest/{source}", anyRole, s.ingest)
 	return s
 }
 
@@ -483,4 +486,61 @@ func decisionEvent(r *http.Request, p auth.Principal, a *classify.Action, d *pol
 		Decision: ed,
 		Attrs:    attrs,
 	}
+}
+
+// ingest answers POST /v1/ingest/{source}: a body in the source's own format
+// (a CloudTrail log file, a Kubernetes audit EventList as the API server's
+// webhook backend sends it, GitHub audit events). Well-formed records are
+// appended, durably, before the answer; malformed ones are counted and listed
+// with their position and reason, and do not stop the rest.
+func (s *Server) ingest(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	name := r.PathValue("source")
+	parser, ok := sources.Parser(name)
+	if !ok {
+		return errorf(http.StatusNotFound, "unknown source %q (want one of %s)", name, strings.Join(sources.Names(), ", "))
+	}
+	body, err := ingest.Decompress(http.MaxBytesReader(w, r.Body, s.maxBody))
+	if err != nil {
+		return errorf(http.StatusBadRequest, "read request body: %v", err)
+	}
+	var evs []event.Event
+	stats, err := parser.Parse(body, "body", func(e event.Event) error {
+		evs = append(evs, e)
+		return nil
+	})
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return errorf(http.StatusRequestEntityTooLarge, "request body is larger than %d bytes; nothing appended", s.maxBody)
+	}
+	if err != nil {
+		return errorf(http.StatusBadRequest, "read request body: %v; nothing appended", err)
+	}
+	type reject struct {
+		Position string `json:"position"`
+		Reason   string `json:"reason"`
+	}
+	resp := struct {
+		Accepted int      `json:"accepted"`
+		Rejected int      `json:"rejected"`
+		Skipped  int      `json:"skipped"`
+		FirstSeq *uint64  `json:"first_seq,omitempty"`
+		LastSeq  *uint64  `json:"last_seq,omitempty"`
+		Rejects  []reject `json:"rejects,omitempty"`
+	}{Accepted: stats.Accepted, Rejected: stats.Rejected, Skipped: stats.Skipped}
+	for _, rj := range stats.Rejects {
+		resp.Rejects = append(resp.Rejects, reject{rj.Position, rj.Reason})
+	}
+	if len(evs) > 0 {
+		first, err := s.log.Append(r.Context(), evs)
+		if err != nil {
+			return err
+		}
+		last := first + uint64(len(evs)) - 1
+		resp.FirstSeq, resp.LastSeq = &first, &last
+	}
+	if stats.Rejected > 0 {
+		s.logger.Warn("ingest rejected records", "source", name, keyUser, p.User, "rejected", stats.Rejected)
+	}
+	writeJSON(w, http.StatusOK, resp)
+	return nil
 }
