@@ -78,11 +78,14 @@ type Log struct {
 
 	headMu sync.RWMutex
 	head   store.Checkpoint
+
+	uniq sync.Mutex // serializes AppendUnique: check and record keys as one
 }
 
 type request struct {
 	bodies []event.Body
 	metas  []store.Meta
+	keys   []string // dedup keys, parallel to bodies; nil when none
 	first  uint64
 	err    chan error
 }
@@ -193,6 +196,52 @@ func (l *Log) Store() store.Store { return l.st }
 // durable. Either all of evs are appended or none is. On success each event's Seq
 // (and any defaulted ID and Time) is filled in.
 func (l *Log) Append(ctx context.Context, evs []event.Event) (first uint64, err error) {
+	return l.append(ctx, evs, nil)
+}
+
+// AppendUnique appends the events whose dedup key (keys[i] for evs[i]; "" for
+// none) the log has not recorded yet, and records their keys with them, in the
+// same transaction. It returns the first sequence number and the events
+// appended, in order; duplicates, also within evs, are left out. Concurrent
+// AppendUnique calls are serialized, so a key is stored once.
+func (l *Log) AppendUnique(ctx context.Context, evs []event.Event, keys []string) (first uint64, appended []event.Event, err error) {
+	if len(keys) != len(evs) {
+		return 0, nil, fmt.Errorf("auditlog: append unique: %d keys for %d events", len(keys), len(evs))
+	}
+	l.uniq.Lock()
+	defer l.uniq.Unlock()
+	var ask []string
+	for _, k := range keys {
+		if k != "" {
+			ask = append(ask, k)
+		}
+	}
+	seen, err := l.st.HasKeys(ctx, ask)
+	if err != nil {
+		return 0, nil, fmt.Errorf("auditlog: append unique: %w", err)
+	}
+	var outKeys []string
+	for i, k := range keys {
+		if k != "" && seen[k] {
+			continue
+		}
+		if k != "" {
+			seen[k] = true
+		}
+		appended = append(appended, evs[i])
+		outKeys = append(outKeys, k)
+	}
+	if len(appended) == 0 {
+		return 0, nil, nil
+	}
+	first, err = l.append(ctx, appended, outKeys)
+	if err != nil {
+		return 0, nil, err
+	}
+	return first, appended, nil
+}
+
+func (l *Log) append(ctx context.Context, evs []event.Event, keys []string) (first uint64, err error) {
 	if len(evs) == 0 {
 		return 0, errors.New("auditlog: append: no events")
 	}
@@ -201,6 +250,7 @@ func (l *Log) Append(ctx context.Context, evs []event.Event) (first uint64, err 
 		bodies: make([]event.Body, len(evs)),
 		metas:  make([]store.Meta, len(evs)),
 		err:    make(chan error, 1),
+		keys:   keys,
 	}
 	for i := range evs {
 		e := &evs[i]
@@ -332,7 +382,11 @@ func (l *Log) add(p *pending, r *request) error {
 		if len(p.nodeBuf) > start {
 			nodes = p.nodeBuf[start:len(p.nodeBuf):len(p.nodeBuf)]
 		}
-		p.batch.Entries = append(p.batch.Entries, store.Entry{Seq: seq, LeafHash: lh, Nodes: nodes, Payload: leaf, Meta: r.metas[i]})
+		var key string
+		if r.keys != nil {
+			key = r.keys[i]
+		}
+		p.batch.Entries = append(p.batch.Entries, store.Entry{Seq: seq, LeafHash: lh, Nodes: nodes, Payload: leaf, Meta: r.metas[i], DedupKey: key})
 		seq++
 	}
 	p.reqs = append(p.reqs, r)

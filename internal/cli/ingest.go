@@ -39,7 +39,9 @@ func runIngest(ctx context.Context, e *env, args []string) error {
 		return usagef("ingest: name at least one file or directory (- for standard input)")
 	}
 
-	var send func([]event.Event) (uint64, error)
+	// send appends a batch and returns the first seq and how many went in
+	// (records already in the log are left out).
+	var send func([]event.Event) (uint64, int, error)
 	if *serverURL != "" {
 		if *token == "" {
 			return usagef("ingest: --server needs --token")
@@ -68,25 +70,35 @@ func runIngest(ctx context.Context, e *env, args []string) error {
 			return err
 		}
 		defer lg.Close()
-		send = func(evs []event.Event) (uint64, error) { return lg.Append(ctx, evs) }
+		send = func(evs []event.Event) (uint64, int, error) {
+			keys := make([]string, len(evs))
+			for i := range evs {
+				keys[i] = ingest.DedupKey(&evs[i])
+			}
+			first, appended, err := lg.AppendUnique(ctx, evs, keys)
+			return first, len(appended), err
+		}
 	}
 
 	var buf []event.Event
-	appended := 0
+	appended, dups := 0, 0
 	firstSeq, lastSeq := uint64(0), uint64(0)
 	flush := func() error {
 		if len(buf) == 0 {
 			return nil
 		}
-		first, err := send(buf)
+		first, n, err := send(buf)
 		if err != nil {
 			return fmt.Errorf("append %d events: %w", len(buf), err)
 		}
-		if appended == 0 {
-			firstSeq = first
+		if n > 0 {
+			if appended == 0 {
+				firstSeq = first
+			}
+			lastSeq = first + uint64(n) - 1
 		}
-		lastSeq = first + uint64(len(buf)) - 1
-		appended += len(buf)
+		appended += n
+		dups += len(buf) - n
 		buf = buf[:0]
 		return nil
 	}
@@ -100,8 +112,8 @@ func runIngest(ctx context.Context, e *env, args []string) error {
 	if err == nil {
 		err = flush()
 	}
-	fmt.Fprintf(e.stderr, "ingest %s: %d accepted, %d rejected, %d skipped; %d appended", p.Source(),
-		stats.Accepted, stats.Rejected, stats.Skipped, appended)
+	fmt.Fprintf(e.stderr, "ingest %s: %d accepted, %d rejected, %d skipped; %d appended, %d already in the log", p.Source(),
+		stats.Accepted, stats.Rejected, stats.Skipped, appended, dups)
 	if appended > 0 {
 		fmt.Fprintf(e.stderr, " (seq %d..%d)", firstSeq, lastSeq)
 	}
@@ -122,10 +134,12 @@ func runIngest(ctx context.Context, e *env, args []string) error {
 	return nil
 }
 
-// postSender sends events to a server's POST /v1/events as JSON lines.
-func postSender(ctx context.Context, base, token string) func([]event.Event) (uint64, error) {
+// postSender sends events to a server's POST /v1/events as JSON lines. The
+// server does not de-duplicate those: use POST /v1/ingest/{source} with the
+// original records for that.
+func postSender(ctx context.Context, base, token string) func([]event.Event) (uint64, int, error) {
 	client := &http.Client{Timeout: 60 * time.Second}
-	return func(evs []event.Event) (uint64, error) {
+	send := func(evs []event.Event) (uint64, error) {
 		var body bytes.Buffer
 		enc := json.NewEncoder(&body)
 		for i := range evs {
@@ -155,5 +169,9 @@ func postSender(ctx context.Context, base, token string) func([]event.Event) (ui
 			return 0, fmt.Errorf("server answer: %w", err)
 		}
 		return res.FirstSeq, nil
+	}
+	return func(evs []event.Event) (uint64, int, error) {
+		first, err := send(evs)
+		return first, len(evs), err
 	}
 }

@@ -16,8 +16,13 @@ func TestIngestCorpus(t *testing.T) {
 	corpus := ingesttest.Corpus(t, "cloudtrail")
 	dir := t.TempDir()
 	code, _, errs := run(t, "ingest", "--source", "cloudtrail", "--data", dir, corpus)
-	if code != 0 || !strings.Contains(errs, "ingest cloudtrail: 142 accepted, 0 rejected, 0 skipped; 142 appended (seq 0..141)") {
+	if code != 0 || !strings.Contains(errs, "ingest cloudtrail: 142 accepted, 0 rejected, 0 skipped; 142 appended, 0 already in the log (seq 0..141)") {
 		t.Fatalf("ingest: exit %d\n%s", code, errs)
+	}
+	// Delivered again, the same records are recognised by their eventID.
+	code, _, errs = run(t, "ingest", "--source", "cloudtrail", "--data", dir, corpus)
+	if code != 0 || !strings.Contains(errs, "142 accepted, 0 rejected, 0 skipped; 0 appended, 142 already in the log") {
+		t.Fatalf("second ingest: exit %d\n%s", code, errs)
 	}
 	if code, out, _ := run(t, "audit", "verify", "--data", dir); code != 0 || !strings.HasPrefix(out, "ok: 142 entries") {
 		t.Fatalf("verify: exit %d %s", code, out)

@@ -335,3 +335,23 @@ func ParsePaths(p Parser, paths []string, emit func(event.Event) error) (Stats, 
 	}
 	return total, nil
 }
+
+// DedupKey returns the key that identifies ev's original record across
+// deliveries, "" when its source gives none: CloudTrail's eventID, the
+// Kubernetes auditID with its stage (one request is logged once per stage),
+// GitHub's _document_id. A record ingested twice has the same key.
+func DedupKey(ev *event.Event) string {
+	str := func(k string) string {
+		s, _ := ev.Attrs[k].(string)
+		return s
+	}
+	switch {
+	case str("aws.event_id") != "":
+		return ev.Source + ":" + str("aws.event_id")
+	case str("k8s.audit_id") != "":
+		return ev.Source + ":" + str("k8s.audit_id") + "/" + str("k8s.stage")
+	case str("github.document_id") != "":
+		return ev.Source + ":" + str("github.document_id")
+	}
+	return ""
+}

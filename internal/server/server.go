@@ -520,23 +520,32 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request, p auth.Principal
 		Reason   string `json:"reason"`
 	}
 	resp := struct {
-		Accepted int      `json:"accepted"`
-		Rejected int      `json:"rejected"`
-		Skipped  int      `json:"skipped"`
-		FirstSeq *uint64  `json:"first_seq,omitempty"`
-		LastSeq  *uint64  `json:"last_seq,omitempty"`
-		Rejects  []reject `json:"rejects,omitempty"`
+		Accepted   int      `json:"accepted"`
+		Rejected   int      `json:"rejected"`
+		Skipped    int      `json:"skipped"`
+		Duplicates int      `json:"duplicates"`
+		Appended   int      `json:"appended"`
+		FirstSeq   *uint64  `json:"first_seq,omitempty"`
+		LastSeq    *uint64  `json:"last_seq,omitempty"`
+		Rejects    []reject `json:"rejects,omitempty"`
 	}{Accepted: stats.Accepted, Rejected: stats.Rejected, Skipped: stats.Skipped}
 	for _, rj := range stats.Rejects {
 		resp.Rejects = append(resp.Rejects, reject{rj.Position, rj.Reason})
 	}
 	if len(evs) > 0 {
-		first, err := s.log.Append(r.Context(), evs)
+		keys := make([]string, len(evs))
+		for i := range evs {
+			keys[i] = ingest.DedupKey(&evs[i])
+		}
+		first, appended, err := s.log.AppendUnique(r.Context(), evs, keys)
 		if err != nil {
 			return err
 		}
-		last := first + uint64(len(evs)) - 1
-		resp.FirstSeq, resp.LastSeq = &first, &last
+		resp.Appended, resp.Duplicates = len(appended), len(evs)-len(appended)
+		if len(appended) > 0 {
+			last := first + uint64(len(appended)) - 1
+			resp.FirstSeq, resp.LastSeq = &first, &last
+		}
 	}
 	if stats.Rejected > 0 {
 		s.logger.Warn("ingest rejected records", "source", name, keyUser, p.User, "rejected", stats.Rejected)

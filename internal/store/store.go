@@ -35,6 +35,10 @@ type Entry struct {
 	Nodes   []byte
 	Payload []byte
 	Meta    Meta
+	// DedupKey, when set, is a key the event's source gives it (a CloudTrail
+	// eventID, a Kubernetes auditID): Append records it with the entry, and
+	// HasKeys finds it, so that a record ingested twice is stored once.
+	DedupKey string
 }
 
 // TreeHashes are the hashes an entry contributes to the Merkle tree.
@@ -104,7 +108,8 @@ type Token struct {
 type Store interface {
 	// Append writes a batch in one transaction and returns only once it is
 	// durable. The batch's first entry must have Seq equal to the current size,
-	// or Append returns ErrConflict and writes nothing.
+	// or Append returns ErrConflict and writes nothing. An entry's DedupKey that
+	// is already recorded fails the whole batch.
 	Append(ctx context.Context, b *Batch) error
 
 	// Head returns the latest checkpoint. ok is false for an empty log.
@@ -131,6 +136,9 @@ type Store interface {
 	// whose event time is before t, keeping sequence numbers and leaf hashes. It
 	// returns the number of entries changed.
 	DropPayloads(ctx context.Context, before time.Time) (int64, error)
+
+	// HasKeys reports which of keys are recorded as dedup keys of entries.
+	HasKeys(ctx context.Context, keys []string) (map[string]bool, error)
 
 	// PutToken stores a new token.
 	PutToken(ctx context.Context, t Token) error

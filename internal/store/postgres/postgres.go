@@ -42,6 +42,11 @@ const schemaVersion = 1
 const schemaLock = 0x7669676c
 
 var schema = []string{
+	`CREATE TABLE IF NOT EXISTS vigil_dedup (
+		origin text NOT NULL,
+		key    text NOT NULL,
+		seq    bigint NOT NULL,
+		PRIMARY KEY (origin, key))`,
 	`CREATE TABLE IF NOT EXISTS vigil_schema_version (
 		one     boolean PRIMARY KEY DEFAULT true CHECK (one),
 		version integer NOT NULL)`,
@@ -206,6 +211,17 @@ func (s *Store) appendTx(ctx context.Context, tx pgx.Tx, b *store.Batch) error {
 	}
 	if uint64(size) != first {
 		return fmt.Errorf("log size is %d: %w", size, store.ErrConflict)
+	}
+	var keys [][]any
+	for i := range b.Entries {
+		if k := b.Entries[i].DedupKey; k != "" {
+			keys = append(keys, []any{s.origin, k, int64(b.Entries[i].Seq)})
+		}
+	}
+	if len(keys) > 0 {
+		if _, err := tx.CopyFrom(ctx, pgx.Identifier{"vigil_dedup"}, []string{"origin", "key", "seq"}, pgx.CopyFromRows(keys)); err != nil {
+			return fmt.Errorf("postgres: append batch at seq %d: record dedup keys: %w", b.Entries[0].Seq, err)
+		}
 	}
 	if err := s.insertEntries(ctx, tx, b.Entries); err != nil {
 		return err
@@ -565,6 +581,30 @@ func (s *Store) DropPayloads(ctx context.Context, before time.Time) (int64, erro
 		return 0, fmt.Errorf("postgres: drop payloads before %s: %w", before.Format(time.RFC3339Nano), err)
 	}
 	return tag.RowsAffected(), nil
+}
+
+// HasKeys implements store.Store.
+func (s *Store) HasKeys(ctx context.Context, keys []string) (map[string]bool, error) {
+	found := map[string]bool{}
+	if len(keys) == 0 {
+		return found, nil
+	}
+	rows, err := s.pool.Query(ctx, `SELECT key FROM vigil_dedup WHERE origin = $1 AND key = ANY($2)`, s.origin, keys)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: look up dedup keys: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			return nil, fmt.Errorf("postgres: look up dedup keys: %w", err)
+		}
+		found[k] = true
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: look up dedup keys: %w", err)
+	}
+	return found, nil
 }
 
 // PutToken implements store.Store.

@@ -48,6 +48,9 @@ var schema = []string{
 		max_time  INTEGER NOT NULL,
 		dropped   INTEGER NOT NULL DEFAULT 0)`,
 	`CREATE INDEX IF NOT EXISTS zones_min_time ON zones(min_time) WHERE dropped = 0`,
+	`CREATE TABLE IF NOT EXISTS dedup (
+		key TEXT PRIMARY KEY,
+		seq INTEGER NOT NULL) WITHOUT ROWID`,
 	`CREATE TABLE IF NOT EXISTS head (
 		id   INTEGER PRIMARY KEY CHECK (id = 1),
 		size INTEGER NOT NULL,
@@ -194,6 +197,19 @@ func (s *Store) Append(ctx context.Context, b *store.Batch) error {
 	}
 	if err := s.insertEntries(ctx, b.Entries); err != nil {
 		return fmt.Errorf("sqlite: append at seq %d: %w", first, err)
+	}
+	for i := range b.Entries {
+		en := &b.Entries[i]
+		if en.DedupKey == "" {
+			continue
+		}
+		ins, err := s.stmt(ctx, `INSERT INTO dedup(key, seq) VALUES (?, ?)`)
+		if err != nil {
+			return fmt.Errorf("sqlite: append at seq %d: %w", first, err)
+		}
+		if _, err := ins.ExecContext(ctx, en.DedupKey, int64(en.Seq)); err != nil {
+			return fmt.Errorf("sqlite: append at seq %d: record dedup key of seq %d: %w", first, en.Seq, err)
+		}
 	}
 	minT, maxT := b.Entries[0].Meta.Time.UnixNano(), b.Entries[0].Meta.Time.UnixNano()
 	for i := range b.Entries {
@@ -565,6 +581,36 @@ func prefixed(cols, p string) string {
 		parts[i] = p + strings.TrimSpace(c)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// HasKeys implements store.Store.
+func (s *Store) HasKeys(ctx context.Context, keys []string) (map[string]bool, error) {
+	found := map[string]bool{}
+	for start := 0; start < len(keys); start += 500 {
+		chunk := keys[start:min(start+500, len(keys))]
+		args := make([]any, len(chunk))
+		for i, k := range chunk {
+			args[i] = k
+		}
+		rows, err := s.r.QueryContext(ctx, `SELECT key FROM dedup WHERE key IN `+placeholdersList(len(chunk)), args...)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: look up dedup keys: %w", err)
+		}
+		for rows.Next() {
+			var k string
+			if err := rows.Scan(&k); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("sqlite: look up dedup keys: %w", err)
+			}
+			found[k] = true
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: look up dedup keys: %w", err)
+		}
+	}
+	return found, nil
 }
 
 // PutToken implements store.Store.

@@ -32,6 +32,7 @@ func Run(t *testing.T, open Open) {
 		{"DropPayloads", testDropPayloads},
 		{"Tokens", testTokens},
 		{"ScanLarge", testScanLarge},
+		{"DedupKeys", testDedupKeys},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -390,5 +391,37 @@ func testScanLarge(t *testing.T, s store.Store) {
 	}
 	if next != total {
 		t.Fatalf("ScanEntries visited %d entries; want %d", next, total)
+	}
+}
+
+func testDedupKeys(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	b := batch(0, 3, false)
+	b.Entries[0].DedupKey = "cloudtrail:e1"
+	b.Entries[2].DedupKey = "cloudtrail:e3"
+	mustAppend(t, s, b)
+	got, err := s.HasKeys(ctx, []string{"cloudtrail:e1", "cloudtrail:e2", "cloudtrail:e3", "k8s-audit:e1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != "map[cloudtrail:e1:true cloudtrail:e3:true]" {
+		t.Fatalf("HasKeys = %v; want e1 and e3 of cloudtrail", got)
+	}
+	if got, err := s.HasKeys(ctx, nil); err != nil || len(got) != 0 {
+		t.Fatalf("HasKeys(nil) = %v, %v", got, err)
+	}
+	again := batch(3, 2, false)
+	again.Entries[1].DedupKey = "cloudtrail:e3"
+	if err := s.Append(ctx, again); err == nil {
+		t.Fatal("a batch repeating a recorded dedup key was appended")
+	}
+	if n, _ := s.Size(ctx); n != 3 {
+		t.Fatalf("size after the refused batch = %d; want 3", n)
+	}
+	if _, err := s.DropPayloads(ctx, base.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := s.HasKeys(ctx, []string{"cloudtrail:e1"}); !got["cloudtrail:e1"] {
+		t.Fatal("retention forgot a dedup key: the record could be ingested again")
 	}
 }
