@@ -190,3 +190,70 @@ func TestServeOnPostgres(t *testing.T) {
 		t.Fatalf("verify on postgres: exit %d\n%s%s", code, out, errs)
 	}
 }
+
+// TestTailRestart: serve follows a Kubernetes audit log; it is killed while
+// records keep coming, restarted, and the log then holds every record exactly
+// once.
+func TestTailRestart(t *testing.T) {
+	bin := buildVigil(t)
+	dir := t.TempDir()
+	logs := t.TempDir()
+	auditLog := filepath.Join(logs, "kube-audit.log")
+	cfg := filepath.Join(t.TempDir(), "vigil.yaml")
+	os.WriteFile(cfg, []byte("data: "+dir+"\ningest:\n  tail:\n    - {source: k8s-audit, path: "+logs+", interval: 100ms}\n"), 0o600)
+	line := func(i int) string {
+		return fmt.Sprintf(`{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"id-%d","stage":"ResponseComplete","verb":"get","user":{"username":"bob"},"objectRef":{"resource":"pods","namespace":"prod","name":"web"},"responseStatus":{"code":200},"stageTimestamp":"2026-01-02T03:04:05.100000Z"}`+"\n", i)
+	}
+	write := func(from, to int) {
+		f, err := os.OpenFile(auditLog, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := from; i < to; i++ {
+			f.WriteString(line(i))
+		}
+		f.Close()
+	}
+	count := func() map[string]int {
+		_, out, _ := run(t, "audit", "export", "--config", cfg)
+		ids := map[string]int{}
+		for _, l := range strings.Split(out, "\n") {
+			if i := strings.Index(l, `"k8s.audit_id":"`); i >= 0 {
+				id := l[i+len(`"k8s.audit_id":"`):]
+				ids[id[:strings.IndexByte(id, '"')]]++
+			}
+		}
+		return ids
+	}
+	waitFor := func(n int) {
+		t.Helper()
+		deadline := time.Now().Add(15 * time.Second)
+		for len(count()) < n {
+			if time.Now().After(deadline) {
+				t.Fatalf("the log holds %d records; want %d", len(count()), n)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	write(0, 50)
+	addr := freeAddr(t)
+	cmd := startServeArgs(t, bin, addr, "--config", cfg, "--http", addr)
+	waitFor(50)
+	write(50, 80)
+	time.Sleep(150 * time.Millisecond) // perhaps mid-read
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	write(80, 120)
+	cmd = startServeArgs(t, bin, addr, "--config", cfg, "--http", addr)
+	waitFor(120)
+	stopServe(t, cmd)
+	ids := count()
+	for i := 0; i < 120; i++ {
+		if n := ids[fmt.Sprintf("id-%d", i)]; n != 1 {
+			t.Fatalf("record id-%d is in the log %d times; want exactly once", i, n)
+		}
+	}
+	if code, out, _ := run(t, "audit", "verify", "--config", cfg); code != 0 {
+		t.Fatalf("verify: %s", out)
+	}
+}

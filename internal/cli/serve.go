@@ -20,6 +20,8 @@ import (
 	"github.com/vigil-audit/vigil/internal/auditlog"
 	"github.com/vigil-audit/vigil/internal/auth"
 	"github.com/vigil-audit/vigil/internal/event"
+	"github.com/vigil-audit/vigil/internal/ingest/sources"
+	"github.com/vigil-audit/vigil/internal/ingest/tail"
 	"github.com/vigil-audit/vigil/internal/server"
 )
 
@@ -127,6 +129,15 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if cfg.Retention.Events > 0 {
 		dropExpired(sigCtx, lg, cfg.Retention.Events, logger) // once before serving, then every interval
 		go retain(sigCtx, lg, cfg.Retention.Events, cfg.Retention.Interval, logger)
+	}
+	for _, tc := range cfg.Ingest.Tail {
+		parser, ok := sources.Parser(tc.Source)
+		if !ok {
+			return fmt.Errorf("ingest.tail: unknown source %q", tc.Source)
+		}
+		tl := &tail.Tailer{Parser: parser, Path: tc.Path, Interval: tc.Interval, Log: lg,
+			Logger: logger.With("component", "tail"), Whole: tc.Source == "cloudtrail"}
+		go tl.Run(sigCtx)
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- hs.Serve(ln) }()

@@ -33,6 +33,7 @@ import (
 	"net/url"
 	"os"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -57,6 +58,7 @@ type Config struct {
 	Log       Log       `yaml:"log"`
 	Audit     Audit     `yaml:"audit"`
 	Retention Retention `yaml:"retention"`
+	Ingest    Ingest    `yaml:"ingest"`
 
 	// src is where the values came from, for positions in Validate's errors;
 	// nil for a Config built in code.
@@ -98,6 +100,22 @@ type Retention struct {
 	Events   time.Duration `yaml:"events"`   // payload age to drop; 0 keeps forever
 	Interval time.Duration `yaml:"interval"` // how often the retention job runs
 }
+
+// Ingest configures reading external audit logs continuously.
+type Ingest struct {
+	Tail []Tail `yaml:"tail"`
+}
+
+// Tail is one file or directory that serve follows: new records are appended
+// to the audit log as they are written; offsets survive restarts.
+type Tail struct {
+	Source   string        `yaml:"source"`   // cloudtrail, k8s-audit or github
+	Path     string        `yaml:"path"`     // a file, or a directory of them
+	Interval time.Duration `yaml:"interval"` // how often to look for new records; 0 means 2s
+}
+
+// TailSources are the sources Tail accepts.
+var TailSources = []string{"cloudtrail", "github", "k8s-audit"}
 
 // Limits enforced by Validate.
 const (
@@ -256,6 +274,19 @@ func (c *Config) Validate() error {
 	}
 	if i := c.Retention.Interval; i < MinRetentionInterval {
 		add("retention.interval", "must be at least %s, not %s", FormatDuration(MinRetentionInterval), FormatDuration(i))
+	}
+
+	for i, t := range c.Ingest.Tail {
+		at := fmt.Sprintf("ingest.tail[%d]", i)
+		if !slices.Contains(TailSources, t.Source) {
+			add(at+".source", "%q is not one of %s", t.Source, strings.Join(TailSources, ", "))
+		}
+		if t.Path == "" {
+			add(at+".path", "must name a file or a directory")
+		}
+		if t.Interval < 0 || (t.Interval > 0 && t.Interval < 100*time.Millisecond) {
+			add(at+".interval", "must be 0 (2s) or at least 100ms, not %s", FormatDuration(t.Interval))
+		}
 	}
 	return joinErrors(errs)
 }

@@ -141,7 +141,9 @@ func TestParseErrors(t *testing.T) {
 		{"future gateway section", "http:\n  listen: 127.0.0.1:1\ngateway: {}\n",
 			`vigil.yaml:3: unknown key "gateway" at top level`},
 		{"future policy section", "policy:\n  packs: [base]\n", `vigil.yaml:1: unknown key "policy" at top level`},
-		{"future ingest section", "ingest: []\n", `vigil.yaml:1: unknown key "ingest" at top level`},
+		{"ingest section must be a mapping", "ingest: []\n", `vigil.yaml:1: ingest: expected a mapping (key: value), found a list`},
+		{"bad tail source", "ingest:\n  tail:\n    - {source: syslog, path: /var/log}\n", `vigil.yaml:3: ingest.tail[0].source: "syslog" is not one of cloudtrail, github, k8s-audit`},
+		{"tail without a path", "ingest:\n  tail:\n    - source: github\n", `vigil.yaml:3: ingest.tail[0].path: must name a file or a directory`},
 		{"future detect section", "detect: {}\n", `vigil.yaml:1: unknown key "detect" at top level`},
 		{"future alerts section", "alerts:\n", `vigil.yaml:1: unknown key "alerts" at top level`},
 		{"unknown nested key", "data: ./d\nhttp:\n  listen: 127.0.0.1:1\n  listne: 127.0.0.1:2\n",
@@ -582,8 +584,8 @@ func TestDocsCoverEveryKey(t *testing.T) {
 		}
 	}
 	walk(reflect.TypeFor[Config](), "")
-	if len(paths) != 15 {
-		t.Errorf("found %d keys, want 15: %v", len(paths), paths)
+	if len(paths) != 16 {
+		t.Errorf("found %d keys, want 16: %v", len(paths), paths)
 	}
 	for _, p := range paths {
 		if !strings.Contains(string(doc), "| `"+p+"` |") {

@@ -96,6 +96,13 @@ type Query struct {
 	Limit    int
 }
 
+// Offset is how far a tailer has read one file: Ident names the file itself
+// (device and inode), so that a rotated or replaced file is read afresh.
+type Offset struct {
+	Ident string
+	Pos   int64
+}
+
 // Token is an API token, stored by the SHA-256 of its secret.
 type Token struct {
 	Hash      []byte
@@ -139,6 +146,12 @@ type Store interface {
 
 	// HasKeys reports which of keys are recorded as dedup keys of entries.
 	HasKeys(ctx context.Context, keys []string) (map[string]bool, error)
+
+	// Offset returns where a tailer stopped reading the input named key; ok is
+	// false if it never read it.
+	Offset(ctx context.Context, key string) (o Offset, ok bool, err error)
+	// SetOffset records where a tailer stopped reading the input named key.
+	SetOffset(ctx context.Context, key string, o Offset) error
 
 	// PutToken stores a new token.
 	PutToken(ctx context.Context, t Token) error

@@ -42,6 +42,12 @@ const schemaVersion = 1
 const schemaLock = 0x7669676c
 
 var schema = []string{
+	`CREATE TABLE IF NOT EXISTS vigil_offsets (
+		origin text NOT NULL,
+		key    text NOT NULL,
+		ident  text NOT NULL,
+		pos    bigint NOT NULL,
+		PRIMARY KEY (origin, key))`,
 	`CREATE TABLE IF NOT EXISTS vigil_dedup (
 		origin text NOT NULL,
 		key    text NOT NULL,
@@ -581,6 +587,28 @@ func (s *Store) DropPayloads(ctx context.Context, before time.Time) (int64, erro
 		return 0, fmt.Errorf("postgres: drop payloads before %s: %w", before.Format(time.RFC3339Nano), err)
 	}
 	return tag.RowsAffected(), nil
+}
+
+// Offset implements store.Store.
+func (s *Store) Offset(ctx context.Context, key string) (store.Offset, bool, error) {
+	var o store.Offset
+	err := s.pool.QueryRow(ctx, `SELECT ident, pos FROM vigil_offsets WHERE origin = $1 AND key = $2`, s.origin, key).Scan(&o.Ident, &o.Pos)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return o, false, nil
+	}
+	if err != nil {
+		return o, false, fmt.Errorf("postgres: read offset of %s: %w", key, err)
+	}
+	return o, true, nil
+}
+
+// SetOffset implements store.Store.
+func (s *Store) SetOffset(ctx context.Context, key string, o store.Offset) error {
+	if _, err := s.pool.Exec(ctx, `INSERT INTO vigil_offsets (origin, key, ident, pos) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (origin, key) DO UPDATE SET ident = excluded.ident, pos = excluded.pos`, s.origin, key, o.Ident, o.Pos); err != nil {
+		return fmt.Errorf("postgres: record offset of %s: %w", key, err)
+	}
+	return nil
 }
 
 // HasKeys implements store.Store.

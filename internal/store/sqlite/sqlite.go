@@ -51,6 +51,10 @@ var schema = []string{
 	`CREATE TABLE IF NOT EXISTS dedup (
 		key TEXT PRIMARY KEY,
 		seq INTEGER NOT NULL) WITHOUT ROWID`,
+	`CREATE TABLE IF NOT EXISTS offsets (
+		key   TEXT PRIMARY KEY,
+		ident TEXT NOT NULL,
+		pos   INTEGER NOT NULL)`,
 	`CREATE TABLE IF NOT EXISTS head (
 		id   INTEGER PRIMARY KEY CHECK (id = 1),
 		size INTEGER NOT NULL,
@@ -581,6 +585,30 @@ func prefixed(cols, p string) string {
 		parts[i] = p + strings.TrimSpace(c)
 	}
 	return strings.Join(parts, ", ")
+}
+
+// Offset implements store.Store.
+func (s *Store) Offset(ctx context.Context, key string) (store.Offset, bool, error) {
+	var o store.Offset
+	err := s.r.QueryRowContext(ctx, `SELECT ident, pos FROM offsets WHERE key = ?`, key).Scan(&o.Ident, &o.Pos)
+	if errors.Is(err, sql.ErrNoRows) {
+		return o, false, nil
+	}
+	if err != nil {
+		return o, false, fmt.Errorf("sqlite: read offset of %s: %w", key, err)
+	}
+	return o, true, nil
+}
+
+// SetOffset implements store.Store.
+func (s *Store) SetOffset(ctx context.Context, key string, o store.Offset) error {
+	s.wmu.Lock()
+	defer s.wmu.Unlock()
+	if _, err := s.wc.ExecContext(ctx, `INSERT INTO offsets(key, ident, pos) VALUES (?, ?, ?)
+		ON CONFLICT(key) DO UPDATE SET ident = excluded.ident, pos = excluded.pos`, key, o.Ident, o.Pos); err != nil {
+		return fmt.Errorf("sqlite: record offset of %s: %w", key, err)
+	}
+	return nil
 }
 
 // HasKeys implements store.Store.

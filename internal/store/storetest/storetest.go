@@ -33,6 +33,7 @@ func Run(t *testing.T, open Open) {
 		{"Tokens", testTokens},
 		{"ScanLarge", testScanLarge},
 		{"DedupKeys", testDedupKeys},
+		{"Offsets", testOffsets},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -423,5 +424,24 @@ func testDedupKeys(t *testing.T, s store.Store) {
 	}
 	if got, _ := s.HasKeys(ctx, []string{"cloudtrail:e1"}); !got["cloudtrail:e1"] {
 		t.Fatal("retention forgot a dedup key: the record could be ingested again")
+	}
+}
+
+func testOffsets(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	if _, ok, err := s.Offset(ctx, "k8s-audit:/var/log/audit.log"); err != nil || ok {
+		t.Fatalf("Offset of an unread file: ok=%v err=%v", ok, err)
+	}
+	for _, o := range []store.Offset{{Ident: "2049:77", Pos: 1234}, {Ident: "2049:78", Pos: 0}} {
+		if err := s.SetOffset(ctx, "k8s-audit:/var/log/audit.log", o); err != nil {
+			t.Fatal(err)
+		}
+		got, ok, err := s.Offset(ctx, "k8s-audit:/var/log/audit.log")
+		if err != nil || !ok || got != o {
+			t.Fatalf("Offset = %+v, %v, %v; want %+v", got, ok, err, o)
+		}
+	}
+	if _, ok, _ := s.Offset(ctx, "github:/other"); ok {
+		t.Fatal("an offset leaked to another key")
 	}
 }
