@@ -1,0 +1,149 @@
+package pgwire
+
+import (
+	"context"
+	"time"
+
+	"github.com/vigil-audit/vigil/internal/classify"
+	"github.com/vigil-audit/vigil/internal/event"
+	"github.com/vigil-audit/vigil/internal/policy"
+)
+
+// Source is the source of every event the gateway records.
+const Source = "gateway/postgres"
+
+// record appends one event durably.
+func (ss *session) record(ctx context.Context, ev event.Event) error {
+	evs := []event.Event{ev}
+	if _, err := ss.srv.deps.Log.Append(ctx, evs); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (ss *session) actor() event.Actor {
+	a := event.Actor{User: clip(ss.user), SrcIP: ss.remote, UserAgent: clip(ss.appName), SessionID: ss.id}
+	if a.User == "" {
+		a.User = "unknown"
+	}
+	if ss.role != "" {
+		a.Roles = []string{ss.role}
+	}
+	return a
+}
+
+func (ss *session) resource() event.Resource {
+	return event.Resource{Type: "postgres", Name: clip(ss.conn.Name), Environment: clip(ss.conn.Environment)}
+}
+
+// sessionEvent is a session's open (logon) or close (logoff).
+func (ss *session) sessionEvent(activity, outcome string, attrs map[string]any) event.Event {
+	if attrs == nil {
+		attrs = map[string]any{}
+	}
+	attrs["tls"] = ss.secure
+	if ss.conn.Upstream.Database != "" {
+		attrs["database"] = ss.conn.Upstream.Database
+	}
+	return event.Event{
+		ID: newID(), Source: Source, ClassUID: event.ClassAuthentication, Activity: activity,
+		Actor: ss.actor(), Action: activity, Resource: ss.resource(), Target: clip(ss.conn.Name),
+		Outcome: outcome, Attrs: attrs,
+	}
+}
+
+// authFailed records a refused login attempt.
+func (ss *session) authFailed(reason string) {
+	ev := ss.sessionEvent("logon", event.OutcomeFailure, map[string]any{"reason": reason})
+	ev.Actor.SessionID = ""
+	if err := ss.record(context.Background(), ev); err != nil {
+		ss.srv.logger.Error("failed login not recorded", append(ss.log(), keyErr, err)...)
+	}
+}
+
+// intentEvent is the decision about a statement, recorded before it runs.
+// Its shape follows internal/server's decisionEvent.
+func (ss *session) intentEvent(a *classify.Action, d *policy.Decision, protocol, stmtName string) event.Event {
+	outcome := event.OutcomeSuccess
+	switch d.Effect {
+	case policy.EffectDeny:
+		outcome = event.OutcomeDenied
+	case policy.EffectReview:
+		outcome = event.OutcomePending
+	}
+	ed := &event.Decision{Effect: d.Effect, Message: d.Message}
+	for _, rr := range d.Rules {
+		ed.Rules = append(ed.Rules, event.RuleResult{ID: rr.ID, Effect: rr.Effect, Severity: rr.Severity, Message: rr.Message})
+	}
+	attrs := map[string]any{"sql.text": a.SQL, "sql.protocol": protocol}
+	if stmtName != "" {
+		attrs["sql.statement_name"] = stmtName
+	}
+	if ss.conn.Upstream.Database != "" {
+		attrs["database"] = ss.conn.Upstream.Database
+	}
+	verb := "SQL"
+	if m, ok := d.Attrs["sql"].(map[string]any); ok {
+		if fp, ok := m["fingerprint"].(string); ok && fp != "" {
+			attrs["sql.fingerprint"] = fp
+		}
+		if cmds, ok := m["commands"].([]any); ok && len(cmds) > 0 {
+			if c, ok := cmds[0].(string); ok && c != "" {
+				verb = c
+			}
+		}
+		if u, ok := m["unparseable"].(bool); ok && u {
+			attrs["sql.unparseable"] = true
+		}
+	}
+	return event.Event{
+		ID: newID(), Source: Source, ClassUID: event.ClassDatastoreActivity, Activity: "query",
+		Actor: ss.actor(), Action: clip(verb), Resource: ss.resource(), Target: clip(ss.conn.Name),
+		Outcome: outcome, Decision: ed, Attrs: attrs,
+	}
+}
+
+// outcomeEvent is what came of a statement that ran, linked to its intent.
+func (ss *session) outcomeEvent(x *execution) event.Event {
+	attrs := map[string]any{"duration_us": time.Since(x.start).Microseconds()}
+	verb := "SQL"
+	ev := event.Event{
+		ID: newID(), Source: Source, ClassUID: event.ClassDatastoreActivity, Activity: "query",
+		Actor: ss.actor(), Resource: ss.resource(), Target: clip(ss.conn.Name),
+		Outcome: event.OutcomeSuccess, Attrs: attrs,
+	}
+	if x.in != nil {
+		ev.ParentID = x.in.id
+		verb = x.in.verb
+	}
+	ev.Action = verb
+	if len(x.tags) > 0 {
+		attrs["sql.command_tag"] = x.tags[len(x.tags)-1]
+		if len(x.tags) > 1 {
+			attrs["sql.command_tags"] = x.tags
+		}
+		attrs["sql.rows"] = x.rows
+	}
+	if x.code != "" {
+		ev.Outcome = event.OutcomeFailure
+		attrs["sql.sqlstate"] = x.code
+		attrs["sql.error"] = x.msg
+	}
+	return ev
+}
+
+// clip bounds a name-like field to what an event accepts.
+func clip(s string) string {
+	const max = 1024
+	if len(s) <= max {
+		return s
+	}
+	s = s[:max]
+	for len(s) > 0 && s[len(s)-1]&0xc0 == 0x80 {
+		s = s[:len(s)-1]
+	}
+	if len(s) > 0 && s[len(s)-1] >= 0xc0 {
+		s = s[:len(s)-1]
+	}
+	return s
+}

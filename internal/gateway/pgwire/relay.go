@@ -1,0 +1,390 @@
+package pgwire
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/vigil-audit/vigil/internal/classify"
+	"github.com/vigil-audit/vigil/internal/event"
+	"github.com/vigil-audit/vigil/internal/policy"
+)
+
+// run relays the session until either side ends, then records its close.
+func (ss *session) run() {
+	ss.stmts = map[string]*intent{}
+	ss.portals = map[string]*intent{}
+	ss.outcomes = make(chan event.Event, 256)
+	ss.outDone = make(chan struct{})
+	go ss.recordOutcomes()
+
+	upDone := make(chan struct{})
+	go func() {
+		defer close(upDone)
+		ss.upstreamLoop()
+	}()
+	ss.clientLoop()
+	ss.abort()
+	<-upDone
+	close(ss.outcomes)
+	<-ss.outDone
+	ev := ss.sessionEvent("logoff", event.OutcomeSuccess, map[string]any{
+		"statements": ss.statements.Load(), "refused": ss.refused.Load(),
+	})
+	if err := ss.record(context.Background(), ev); err != nil {
+		ss.srv.logger.Error("session close not recorded", append(ss.log(), keyErr, err)...)
+	}
+}
+
+// recordOutcomes appends outcome events in the background, batching those
+// that queue up.
+func (ss *session) recordOutcomes() {
+	defer close(ss.outDone)
+	for ev := range ss.outcomes {
+		batch := []event.Event{ev}
+	more:
+		for len(batch) < 256 {
+			select {
+			case e, ok := <-ss.outcomes:
+				if !ok {
+					break more
+				}
+				batch = append(batch, e)
+			default:
+				break more
+			}
+		}
+		if _, err := ss.srv.deps.Log.Append(context.Background(), batch); err != nil {
+			ss.srv.logger.Error("outcome not recorded", append(ss.log(), keyErr, err)...)
+		}
+	}
+}
+
+// clientLoop reads the client's messages, decides and records statements,
+// and forwards what is allowed.
+func (ss *session) clientLoop() {
+	for {
+		if !ss.cr.buffered() && ss.uw.Buffered() > 0 {
+			if err := ss.uw.Flush(); err != nil {
+				return
+			}
+		}
+		typ, body, raw, err := ss.cr.next()
+		if err != nil {
+			return
+		}
+		if ss.discard && typ != 'S' && typ != 'X' {
+			continue
+		}
+		switch typ {
+		case 'Q':
+			err = ss.simpleQuery(body, raw)
+		case 'P':
+			err = ss.parse(body, raw)
+		case 'B':
+			portal, rest, _ := cstring(body)
+			stmt, _, _ := cstring(rest)
+			ss.portals[portal] = ss.stmts[stmt]
+			err = ss.forward(raw, &pending{typ: 'B'})
+		case 'E':
+			portal, _, _ := cstring(body)
+			err = ss.forward(raw, &pending{typ: 'E', x: &execution{in: ss.portals[portal], start: time.Now()}})
+		case 'D':
+			err = ss.forward(raw, &pending{typ: 'D'})
+		case 'C':
+			if len(body) > 0 {
+				name, _, _ := cstring(body[1:])
+				if body[0] == 'S' {
+					delete(ss.stmts, name)
+				} else {
+					delete(ss.portals, name)
+				}
+			}
+			err = ss.forward(raw, &pending{typ: 'C'})
+		case 'S':
+			ss.discard = false
+			err = ss.forward(raw, &pending{typ: 'S'})
+		case 'H', 'd', 'c', 'f':
+			err = ss.forward(raw, nil)
+		case 'X':
+			ss.terminated.Store(true)
+			if ss.forward(raw, nil) == nil {
+				ss.uw.Flush()
+			}
+			return
+		case 'F':
+			ss.refused.Add(1)
+			ss.inject(errorMsg("ERROR", codeInsufficientPrivilege,
+				"the function call interface is not allowed through Vigil; call the function in SQL", ""), true)
+		default:
+			ss.inject(errorMsg("FATAL", codeProtocolViolation, fmt.Sprintf("invalid frontend message type %d", typ), ""), false)
+			return
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// forward queues what the upstream will answer and writes the message.
+func (ss *session) forward(raw []byte, p *pending) error {
+	if p != nil {
+		ss.mu.Lock()
+		ss.queue = append(ss.queue, p)
+		ss.mu.Unlock()
+	}
+	_, err := ss.uw.Write(raw)
+	return err
+}
+
+// inject queues an answer of the gateway's own, written as soon as the
+// upstream has answered everything forwarded before it.
+func (ss *session) inject(msg []byte, rfq bool) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	ss.queue = append(ss.queue, &pending{inject: msg, rfq: rfq})
+	ss.writeInjects()
+	ss.cw.Flush()
+}
+
+// writeInjects writes the injects at the head of the queue. ss.mu is held.
+func (ss *session) writeInjects() {
+	for len(ss.queue) > 0 && ss.queue[0].typ == 0 {
+		p := ss.queue[0]
+		ss.queue = ss.queue[1:]
+		ss.cw.Write(p.inject)
+		if p.rfq {
+			ss.cw.Write(readyForQuery(ss.txStatus))
+		}
+	}
+}
+
+func (ss *session) simpleQuery(body, raw []byte) error {
+	sql, _, _ := cstring(body)
+	in, refusal := ss.decide(sql, "simple", "")
+	if refusal != nil {
+		ss.inject(refusal, true)
+		return nil
+	}
+	if err := ss.flushBeforeWait(); err != nil {
+		return err
+	}
+	return ss.forward(raw, &pending{typ: 'Q', x: &execution{in: in, start: time.Now()}})
+}
+
+func (ss *session) parse(body, raw []byte) error {
+	name, rest, _ := cstring(body)
+	sql, _, _ := cstring(rest)
+	in, refusal := ss.decide(sql, "extended", name)
+	if refusal != nil {
+		delete(ss.stmts, name)
+		ss.discard = true
+		ss.inject(refusal, false)
+		return nil
+	}
+	ss.stmts[name] = in
+	return ss.forward(raw, &pending{typ: 'P', x: &execution{in: in, start: time.Now()}})
+}
+
+func (ss *session) flushBeforeWait() error {
+	if ss.uw.Buffered() > 0 {
+		return ss.uw.Flush()
+	}
+	return nil
+}
+
+// decide classifies and decides sql, and records the intent durably. It
+// returns the recorded intent, or the ErrorResponse refusing the statement.
+func (ss *session) decide(sql, protocol, stmtName string) (*intent, []byte) {
+	ss.statements.Add(1)
+	// Earlier messages should not wait for this statement's fsync.
+	ss.flushBeforeWait()
+	ctx := context.Background()
+	a := &classify.Action{
+		Kind:        classify.KindSQL,
+		Actor:       classify.Actor{User: ss.user, Roles: []string{ss.role}},
+		Connection:  ss.conn.Name,
+		Environment: ss.conn.Environment,
+		SQL:         sql,
+	}
+	d, derr := ss.srv.deps.Policy.Decide(ctx, a) // on error d is a deny
+	if derr != nil {
+		ss.srv.logger.Warn("decision failed closed", append(ss.log(), keyErr, derr)...)
+	}
+	ev := ss.intentEvent(a, d, protocol, stmtName)
+	if err := ss.record(ctx, ev); err != nil {
+		ss.refused.Add(1)
+		ss.srv.logger.Error("statement refused: audit log not writable", append(ss.log(), keyErr, err)...)
+		return nil, errorMsg("ERROR", codeSystemError,
+			"the statement cannot be recorded in the audit log, so it was not run", "")
+	}
+	switch d.Effect {
+	case policy.EffectDeny:
+		ss.refused.Add(1)
+		return nil, errorMsg("ERROR", codeInsufficientPrivilege, "denied by Vigil: "+ruleText(d, policy.EffectDeny), "")
+	case policy.EffectReview:
+		ss.refused.Add(1)
+		return nil, errorMsg("ERROR", codeInsufficientPrivilege, "review required (review id pending)",
+			ruleText(d, policy.EffectReview))
+	}
+	return &intent{id: ev.ID, sql: sql, verb: ev.Action}, nil
+}
+
+// ruleText names the rules with the given effect and their messages.
+func ruleText(d *policy.Decision, effect string) string {
+	var parts []string
+	for _, r := range d.Rules {
+		if r.Effect == effect && !r.DryRun {
+			parts = append(parts, fmt.Sprintf("rule %s: %s", r.ID, r.Message))
+		}
+	}
+	if len(parts) == 0 {
+		return d.Message
+	}
+	return strings.Join(parts, "; ")
+}
+
+// upstreamLoop relays the upstream's messages to the client and matches them
+// to what was forwarded.
+func (ss *session) upstreamLoop() {
+	for {
+		typ, body, raw, err := ss.ur.next()
+		if err != nil {
+			ss.upstreamGone(err)
+			return
+		}
+		ss.mu.Lock()
+		ss.onUpstream(typ, body, raw)
+		if !ss.ur.buffered() {
+			err = ss.cw.Flush()
+		}
+		ss.mu.Unlock()
+		if err != nil {
+			ss.abort()
+			return
+		}
+	}
+}
+
+// head returns the oldest forwarded message not yet answered. ss.mu is held.
+func (ss *session) head() *pending {
+	if len(ss.queue) == 0 {
+		return nil
+	}
+	return ss.queue[0]
+}
+
+func (ss *session) pop() *pending {
+	p := ss.queue[0]
+	ss.queue = ss.queue[1:]
+	return p
+}
+
+// onUpstream handles one upstream message. ss.mu is held.
+func (ss *session) onUpstream(typ byte, body, raw []byte) {
+	ss.cw.Write(raw)
+	h := ss.head()
+	switch typ {
+	case 'Z': // ReadyForQuery
+		if len(body) > 0 {
+			ss.txStatus = body[0]
+		}
+		for len(ss.queue) > 0 {
+			p := ss.pop()
+			if p.typ == 'Q' {
+				ss.finish(p.x)
+			}
+			if p.typ == 'Q' || p.typ == 'S' {
+				break
+			}
+		}
+	case 'E': // ErrorResponse
+		var e pgproto3.ErrorResponse
+		e.Decode(body)
+		if e.Severity == "FATAL" || e.Severity == "PANIC" {
+			ss.fatal = true
+		}
+		switch {
+		case h == nil:
+		case h.typ == 'Q':
+			h.x.code, h.x.msg = e.Code, e.Message
+		default:
+			// The upstream skips everything until Sync.
+			if (h.typ == 'E' || h.typ == 'P') && h.x != nil {
+				h.x.code, h.x.msg = e.Code, e.Message
+				ss.finish(h.x)
+			}
+			for len(ss.queue) > 0 && ss.queue[0].typ != 'S' && ss.queue[0].typ != 'Q' {
+				ss.pop()
+			}
+		}
+	case 'C': // CommandComplete
+		tag, _, _ := cstring(body)
+		if h != nil && (h.typ == 'E' || h.typ == 'Q') {
+			h.x.tags = append(h.x.tags, tag)
+			if n := rowsFromTag(tag); n > 0 {
+				h.x.rows += n
+			}
+			if h.typ == 'E' {
+				ss.finish(ss.pop().x)
+			}
+		}
+	case 'I', 's': // EmptyQueryResponse, PortalSuspended
+		if h != nil && h.typ == 'E' {
+			if typ == 's' {
+				h.x.tags = append(h.x.tags, "(suspended)")
+			}
+			ss.finish(ss.pop().x)
+		}
+	case '1':
+		ss.popIf(h, 'P')
+	case '2':
+		ss.popIf(h, 'B')
+	case '3':
+		ss.popIf(h, 'C')
+	case 'n', 'T':
+		ss.popIf(h, 'D')
+	}
+	ss.writeInjects()
+}
+
+func (ss *session) popIf(h *pending, typ byte) {
+	if h != nil && h.typ == typ {
+		ss.pop()
+	}
+}
+
+// upstreamGone ends the session when the upstream connection ends.
+func (ss *session) upstreamGone(err error) {
+	if ss.terminated.Load() {
+		return
+	}
+	ss.mu.Lock()
+	if !ss.fatal {
+		ss.cw.Write(errorMsg("FATAL", codeConnectionFailure, "the connection to the upstream database was lost", ""))
+		ss.cw.Flush()
+	}
+	for _, p := range ss.queue {
+		if p.x != nil && (p.typ == 'Q' || p.typ == 'E') {
+			if p.x.code == "" {
+				p.x.code, p.x.msg = codeConnectionFailure, "upstream connection lost"
+			}
+			ss.finish(p.x)
+		}
+	}
+	ss.queue = nil
+	ss.mu.Unlock()
+	ss.srv.logger.Warn("upstream connection ended", append(ss.log(), keyErr, err)...)
+	ss.abort()
+}
+
+// finish records the outcome of an execution (in the background).
+func (ss *session) finish(x *execution) {
+	if x == nil {
+		return
+	}
+	ss.outcomes <- ss.outcomeEvent(x)
+}

@@ -1,0 +1,227 @@
+// Package pgwire is Vigil's PostgreSQL gateway: a listener speaking the
+// PostgreSQL v3 wire protocol. Clients log in as their Vigil user with their
+// Vigil API token as the password and name a configured connection as the
+// database; the gateway opens one upstream connection per session with the
+// credentials it holds, decides every statement with the policy engine,
+// records it in the audit log before forwarding it (fail closed), and records
+// its outcome afterwards, linked to the intent by parent_id.
+//
+// Choices (see also docs/ARCHITECTURE.md):
+//
+//   - Client authentication is cleartext password (the token). It is offered
+//     only over TLS or from a loopback address; other clients are refused
+//     with 28000. SCRAM to clients is not implemented yet.
+//   - A refused statement is not forwarded at all: the client gets
+//     ErrorResponse 42501 then ReadyForQuery with the session's current
+//     transaction status as last reported by the upstream. Inside a
+//     transaction block the status therefore stays 'T' (PostgreSQL itself
+//     would abort the block to 'E'); upstream and client stay consistent,
+//     and the client may go on or roll back.
+//   - In the extended protocol a refused Parse answers ErrorResponse, the
+//     following messages are discarded until Sync, and the Sync is forwarded
+//     so that the upstream's ReadyForQuery closes the batch. Messages of the
+//     same batch forwarded before the refused Parse have run upstream.
+//   - When the audit log cannot be written, the statement is refused with
+//     SQLSTATE 58000 (system_error) and the session stays open; a login whose
+//     session-open event cannot be written is refused with 58000 (FATAL).
+//   - FunctionCall messages (the fast-path interface) are refused: they would
+//     call functions by OID, outside of what the SQL classifier sees.
+//   - Every intent event is durable before the statement is forwarded (the
+//     "strict" audit mode); outcome events are appended in the background and
+//     are all durable before the session-close event is written.
+package pgwire
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/vigil-audit/vigil/internal/auditlog"
+	"github.com/vigil-audit/vigil/internal/auth"
+	"github.com/vigil-audit/vigil/internal/policy"
+)
+
+// Log keys.
+const (
+	keyRemote  = "remote"
+	keyUser    = "user"
+	keyConn    = "connection"
+	keySession = "session"
+	keyErr     = "err"
+)
+
+// Audit modes of a connection.
+const (
+	AuditStrict   = "strict"
+	AuditStandard = "standard"
+)
+
+// Config configures the gateway.
+type Config struct {
+	// Listen is the address Serve's caller listens on (informational here).
+	Listen string
+	// Connections are the upstream databases, keyed by the name clients give
+	// as the database.
+	Connections map[string]Connection
+	// TLS, when set, is offered to clients that send SSLRequest. Without it,
+	// only loopback clients are accepted.
+	TLS *tls.Config
+}
+
+// Connection is one upstream database clients may reach.
+type Connection struct {
+	Name        string
+	Environment string
+	Upstream    Upstream
+	// Audit is "strict" or "standard"; both currently behave as strict.
+	Audit string
+}
+
+// Upstream is where and as whom the gateway connects.
+type Upstream struct {
+	Host, Database, User, Password, SSLMode string
+	Port                                    int
+}
+
+// Deps are the services the gateway uses.
+type Deps struct {
+	Log    *auditlog.Log
+	Auth   *auth.Authenticator
+	Policy *policy.Engine
+	Logger *slog.Logger
+}
+
+// ErrServerClosed is returned by Serve after Shutdown.
+var ErrServerClosed = errors.New("pgwire: server closed")
+
+// Server is the PostgreSQL gateway.
+type Server struct {
+	cfg    Config
+	deps   Deps
+	logger *slog.Logger
+
+	mu       sync.Mutex
+	closing  bool
+	lns      map[net.Listener]struct{}
+	sessions map[*session]struct{}
+	byPID    map[uint32]*session
+	wg       sync.WaitGroup
+}
+
+// New returns a gateway.
+func New(cfg Config, deps Deps) *Server {
+	s := &Server{cfg: cfg, deps: deps, logger: deps.Logger,
+		lns: map[net.Listener]struct{}{}, sessions: map[*session]struct{}{}, byPID: map[uint32]*session{}}
+	if s.logger == nil {
+		s.logger = slog.New(slog.DiscardHandler)
+	}
+	return s
+}
+
+// Serve accepts client connections on ln until Shutdown. It returns
+// ErrServerClosed after Shutdown, or the listener's error.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	if s.closing {
+		s.mu.Unlock()
+		return ErrServerClosed
+	}
+	s.lns[ln] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.lns, ln)
+		s.mu.Unlock()
+	}()
+	var delay time.Duration
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			s.mu.Lock()
+			closing := s.closing
+			s.mu.Unlock()
+			if closing {
+				return ErrServerClosed
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+				time.Sleep(delay)
+				continue
+			}
+			return err
+		}
+		delay = 0
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.handle(c)
+		}()
+	}
+}
+
+// Shutdown stops accepting connections and waits for the sessions to end
+// until ctx is done; then it closes the remaining sessions' connections and
+// waits for them to finish recording.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	for ln := range s.lns {
+		ln.Close()
+	}
+	s.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		s.wg.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+	}
+	s.mu.Lock()
+	for ss := range s.sessions {
+		ss.abort()
+	}
+	s.mu.Unlock()
+	<-done
+	return ctx.Err()
+}
+
+// register makes a session known for cancel requests and Shutdown.
+func (s *Server) register(ss *session) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closing {
+		return false
+	}
+	for {
+		if _, taken := s.byPID[ss.pid]; !taken && ss.pid != 0 {
+			break
+		}
+		ss.newKey()
+	}
+	s.sessions[ss] = struct{}{}
+	s.byPID[ss.pid] = ss
+	return true
+}
+
+func (s *Server) unregister(ss *session) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.sessions, ss)
+	if s.byPID[ss.pid] == ss {
+		delete(s.byPID, ss.pid)
+	}
+}
+
+func (s *Server) lookupPID(pid uint32) *session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.byPID[pid]
+}
