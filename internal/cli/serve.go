@@ -20,6 +20,7 @@ import (
 	"github.com/vigil-audit/vigil/internal/auditlog"
 	"github.com/vigil-audit/vigil/internal/auth"
 	"github.com/vigil-audit/vigil/internal/event"
+	"github.com/vigil-audit/vigil/internal/gateway/pgwire"
 	"github.com/vigil-audit/vigil/internal/ingest/sources"
 	"github.com/vigil-audit/vigil/internal/ingest/tail"
 	"github.com/vigil-audit/vigil/internal/server"
@@ -139,7 +140,36 @@ func runServe(ctx context.Context, e *env, args []string) error {
 			Logger: logger.With("component", "tail"), Whole: tc.Source == "cloudtrail"}
 		go tl.Run(sigCtx)
 	}
-	serveErr := make(chan error, 1)
+	serveErr := make(chan error, 2)
+	var gw *pgwire.Server
+	if addr := cfg.Gateway.Postgres.Listen; addr != "" {
+		gcfg := pgwire.Config{Listen: addr, Connections: map[string]pgwire.Connection{}}
+		for _, c := range cfg.Connections {
+			pw, err := c.Upstream.Password()
+			if err != nil {
+				return fmt.Errorf("connection %s: %w", c.Name, err)
+			}
+			port := c.Upstream.Port
+			if port == 0 {
+				port = 5432
+			}
+			gcfg.Connections[c.Name] = pgwire.Connection{Name: c.Name, Environment: c.Environment, Audit: c.Audit,
+				Upstream: pgwire.Upstream{Host: c.Upstream.Host, Port: port, Database: c.Upstream.Database,
+					User: c.Upstream.User, Password: pw, SSLMode: c.Upstream.SSLMode}}
+		}
+		gln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("gateway: listen on %s: %w", addr, err)
+		}
+		gw = pgwire.New(gcfg, pgwire.Deps{Log: lg, Auth: auth.NewAuthenticator(st), Policy: eng, Logger: logger.With("component", "gateway")})
+		go func() {
+			if err := gw.Serve(gln); err != nil && !errors.Is(err, pgwire.ErrServerClosed) {
+				serveErr <- fmt.Errorf("gateway: %w", err)
+			}
+		}()
+		logger.Info("postgres gateway", keyAddr, gln.Addr().String(), keyCount, len(gcfg.Connections))
+		fmt.Fprintf(e.stdout, "vigil: PostgreSQL gateway on %s (%d connections)\n", gln.Addr(), len(gcfg.Connections))
+	}
 	go func() { serveErr <- hs.Serve(ln) }()
 	select {
 	case err := <-serveErr:
@@ -152,6 +182,11 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	sctx, cancel := context.WithTimeout(context.Background(), shutdownTimeout)
 	defer cancel()
 	shutdownErr := hs.Shutdown(sctx)
+	if gw != nil {
+		if err := gw.Shutdown(sctx); err != nil {
+			logger.Warn("gateway shutdown", keyErr, err)
+		}
+	}
 	if _, err := lg.Append(sctx, []event.Event{lifecycleEvent("stop", cfg.HTTP.Listen)}); err != nil {
 		logger.Warn("record stop", keyErr, err)
 	}

@@ -52,13 +52,15 @@ const (
 type Config struct {
 	// Data is the data directory: the SQLite database, signing keys and other
 	// state live here. Relative paths are relative to the working directory.
-	Data      string    `yaml:"data"`
-	HTTP      HTTP      `yaml:"http"`
-	Store     Store     `yaml:"store"`
-	Log       Log       `yaml:"log"`
-	Audit     Audit     `yaml:"audit"`
-	Retention Retention `yaml:"retention"`
-	Ingest    Ingest    `yaml:"ingest"`
+	Data        string       `yaml:"data"`
+	HTTP        HTTP         `yaml:"http"`
+	Store       Store        `yaml:"store"`
+	Log         Log          `yaml:"log"`
+	Audit       Audit        `yaml:"audit"`
+	Retention   Retention    `yaml:"retention"`
+	Ingest      Ingest       `yaml:"ingest"`
+	Gateway     Gateway      `yaml:"gateway"`
+	Connections []Connection `yaml:"connections"`
 
 	// src is where the values came from, for positions in Validate's errors;
 	// nil for a Config built in code.
@@ -112,6 +114,59 @@ type Tail struct {
 	Source   string        `yaml:"source"`   // cloudtrail, k8s-audit or github
 	Path     string        `yaml:"path"`     // a file, or a directory of them
 	Interval time.Duration `yaml:"interval"` // how often to look for new records; 0 means 2s
+}
+
+// Gateway configures the protocol gateways.
+type Gateway struct {
+	Postgres PostgresGateway `yaml:"postgres"`
+}
+
+// PostgresGateway is the PostgreSQL-protocol listener; empty Listen turns it off.
+type PostgresGateway struct {
+	Listen string `yaml:"listen"`
+}
+
+// Connection is a named upstream that clients reach through a gateway (the
+// PostgreSQL `database` startup parameter names it). Its environment scopes
+// the policy rules; clients never see its credentials.
+type Connection struct {
+	Name        string   `yaml:"name"`
+	Type        string   `yaml:"type"`        // postgres
+	Environment string   `yaml:"environment"` // e.g. production
+	Audit       string   `yaml:"audit"`       // strict or standard (default)
+	Upstream    Upstream `yaml:"upstream"`
+}
+
+// Upstream is where and as whom the gateway connects. The password comes from
+// an environment variable or a file, never from vigil.yaml itself.
+type Upstream struct {
+	Host         string `yaml:"host"`
+	Port         int    `yaml:"port"`
+	Database     string `yaml:"database"`
+	User         string `yaml:"user"`
+	PasswordEnv  string `yaml:"password_env"`
+	PasswordFile string `yaml:"password_file"`
+	SSLMode      string `yaml:"sslmode"` // disable, allow, prefer, require, verify-ca, verify-full
+}
+
+// Password resolves the upstream's password from its environment variable or
+// file ("" when neither is set: trust or peer authentication).
+func (u Upstream) Password() (string, error) {
+	switch {
+	case u.PasswordEnv != "":
+		v, ok := os.LookupEnv(u.PasswordEnv)
+		if !ok {
+			return "", fmt.Errorf("upstream password: environment variable %s is not set", u.PasswordEnv)
+		}
+		return v, nil
+	case u.PasswordFile != "":
+		b, err := os.ReadFile(u.PasswordFile)
+		if err != nil {
+			return "", fmt.Errorf("upstream password: %w", err)
+		}
+		return strings.TrimRight(string(b), "\r\n"), nil
+	}
+	return "", nil
 }
 
 // TailSources are the sources Tail accepts.
@@ -274,6 +329,50 @@ func (c *Config) Validate() error {
 	}
 	if i := c.Retention.Interval; i < MinRetentionInterval {
 		add("retention.interval", "must be at least %s, not %s", FormatDuration(MinRetentionInterval), FormatDuration(i))
+	}
+
+	if l := c.Gateway.Postgres.Listen; l != "" {
+		if msg := checkListen(l); msg != "" {
+			add("gateway.postgres.listen", "%s", msg)
+		}
+	}
+	names := map[string]bool{}
+	for i, cn := range c.Connections {
+		at := fmt.Sprintf("connections[%d]", i)
+		switch {
+		case cn.Name == "":
+			add(at+".name", "must not be empty")
+		case names[cn.Name]:
+			add(at+".name", "%q is used by an earlier connection", cn.Name)
+		}
+		names[cn.Name] = true
+		if cn.Type != "postgres" {
+			add(at+".type", "%q is not one of postgres", cn.Type)
+		}
+		if cn.Audit != "" && cn.Audit != "strict" && cn.Audit != "standard" {
+			add(at+".audit", "%q is not one of strict, standard", cn.Audit)
+		}
+		u := cn.Upstream
+		if u.Host == "" {
+			add(at+".upstream.host", "must not be empty")
+		}
+		if u.Port < 0 || u.Port > 65535 {
+			add(at+".upstream.port", "%d is not a port (0 means 5432)", u.Port)
+		}
+		if u.PasswordEnv != "" && u.PasswordFile != "" {
+			add(at+".upstream.password_file", "set password_env or password_file, not both")
+		}
+		if u.PasswordEnv != "" && !isEnvName(u.PasswordEnv) {
+			add(at+".upstream.password_env", "%q is not an environment variable name", u.PasswordEnv)
+		}
+		switch u.SSLMode {
+		case "", "disable", "allow", "prefer", "require", "verify-ca", "verify-full":
+		default:
+			add(at+".upstream.sslmode", "%q is not a libpq sslmode", u.SSLMode)
+		}
+	}
+	if c.Gateway.Postgres.Listen != "" && len(c.Connections) == 0 {
+		add("gateway.postgres.listen", "the gateway has no connections to serve (add connections:)")
 	}
 
 	for i, t := range c.Ingest.Tail {

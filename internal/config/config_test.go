@@ -136,10 +136,16 @@ func TestParseErrors(t *testing.T) {
 		want string
 	}{
 		// Unknown keys, with the line of the key.
-		{"unknown top-level key", "data: ./d\n\nconnections:\n  - name: prod\n",
-			`vigil.yaml:3: unknown key "connections" at top level`},
-		{"future gateway section", "http:\n  listen: 127.0.0.1:1\ngateway: {}\n",
-			`vigil.yaml:3: unknown key "gateway" at top level`},
+		{"unknown top-level key", "data: ./d\n\nconection:\n  - name: prod\n",
+			`vigil.yaml:3: unknown key "conection" at top level (did you mean "connections"?)`},
+		{"connection without type and host", "connections:\n  - name: prod\n",
+			"vigil.yaml:2: connections[0].type: \"\" is not one of postgres\nvigil.yaml:2: connections[0].upstream.host: must not be empty"},
+		{"duplicate connection names", "connections:\n  - {name: a, type: postgres, upstream: {host: h}}\n  - {name: a, type: postgres, upstream: {host: h}}\n",
+			`vigil.yaml:3: connections[1].name: "a" is used by an earlier connection`},
+		{"gateway without connections", "gateway:\n  postgres: {listen: 127.0.0.1:15432}\n",
+			`vigil.yaml:2: gateway.postgres.listen: the gateway has no connections to serve (add connections:)`},
+		{"future alerting section", "http:\n  listen: 127.0.0.1:1\nalerting: {}\n",
+			`vigil.yaml:3: unknown key "alerting" at top level`},
 		{"future policy section", "policy:\n  packs: [base]\n", `vigil.yaml:1: unknown key "policy" at top level`},
 		{"ingest section must be a mapping", "ingest: []\n", `vigil.yaml:1: ingest: expected a mapping (key: value), found a list`},
 		{"bad tail source", "ingest:\n  tail:\n    - {source: syslog, path: /var/log}\n", `vigil.yaml:3: ingest.tail[0].source: "syslog" is not one of cloudtrail, github, k8s-audit`},
@@ -584,8 +590,8 @@ func TestDocsCoverEveryKey(t *testing.T) {
 		}
 	}
 	walk(reflect.TypeFor[Config](), "")
-	if len(paths) != 16 {
-		t.Errorf("found %d keys, want 16: %v", len(paths), paths)
+	if len(paths) != 18 {
+		t.Errorf("found %d keys, want 18: %v", len(paths), paths)
 	}
 	for _, p := range paths {
 		if !strings.Contains(string(doc), "| `"+p+"` |") {
