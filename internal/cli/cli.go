@@ -57,7 +57,7 @@ func commands() []command {
 		{"rules", "check Sigma rules (rules lint PATH...)", runRules},
 		{"ingest", "read external audit logs into the audit log (--source cloudtrail|k8s-audit|github)", runIngest},
 		{"policy", "decide actions offline and run rule tests (policy eval|test)", runPolicy},
-		{"check", "decide one action for a CI pipeline: exit 0 allow, 1 deny or review (check sql|shell)", runCheck},
+		{"check", "decide one action for a CI pipeline: exit 0 allow, 1 deny or review (check sql|shell|tfplan)", runCheck},
 		{"version", "print the version", runVersion},
 	}
 }

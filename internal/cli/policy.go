@@ -172,8 +172,9 @@ func runPolicyTest(ctx context.Context, e *env, args []string) error {
 // review, 2 error.
 func runCheck(ctx context.Context, e *env, args []string) error {
 	return subcommand(ctx, e, "check", args, map[string]func(context.Context, *env, []string) error{
-		"sql":   checkKind(classify.KindSQL),
-		"shell": checkKind(classify.KindShell),
+		"sql":    checkKind(classify.KindSQL),
+		"shell":  checkKind(classify.KindShell),
+		"tfplan": checkKind(classify.KindTerraform),
 	})
 }
 
@@ -183,7 +184,7 @@ func checkKind(kind string) func(context.Context, *env, []string) error {
 }
 
 func runCheckText(ctx context.Context, e *env, kind string, args []string) error {
-	what := map[string]string{classify.KindSQL: "SQL", classify.KindShell: "COMMAND"}[kind]
+	what := map[string]string{classify.KindSQL: "SQL", classify.KindShell: "COMMAND", classify.KindTerraform: "PLAN_JSON_FILE"}[kind]
 	fs := newFlags(e, "check "+kind, "check "+kind+" [--env ENV] [--connection NAME] [--user NAME] [--rules PATH]... ("+what+" | -)")
 	var rf ruleFlags
 	rf.register(fs)
@@ -197,7 +198,13 @@ func runCheckText(ctx context.Context, e *env, kind string, args []string) error
 		return usagef("check %s: want one argument, the %s or - for standard input", kind, strings.ToLower(what))
 	}
 	text := fs.Arg(0)
-	if text == "-" {
+	if kind == classify.KindTerraform && text != "-" {
+		b, err := os.ReadFile(text)
+		if err != nil {
+			return fmt.Errorf("read plan: %w", err)
+		}
+		text = string(b)
+	} else if text == "-" {
 		b, err := io.ReadAll(e.stdin)
 		if err != nil {
 			return fmt.Errorf("read %s: %w", strings.ToLower(what), err)
@@ -209,9 +216,15 @@ func runCheckText(ctx context.Context, e *env, kind string, args []string) error
 		return err
 	}
 	a := &classify.Action{Kind: kind, Environment: *envName, Connection: *conn, Actor: classify.Actor{User: *user}}
-	if kind == classify.KindSQL {
+	switch kind {
+	case classify.KindSQL:
 		a.SQL = text
-	} else {
+	case classify.KindTerraform:
+		if !json.Valid([]byte(text)) {
+			return usagef("check tfplan: the plan is not JSON (use `terraform show -json PLANFILE`)")
+		}
+		a.TerraformPlan = json.RawMessage(text)
+	default:
 		a.Command = text
 	}
 	d, err := eng.Decide(ctx, a)

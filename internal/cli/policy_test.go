@@ -47,6 +47,15 @@ func TestCheckSQL(t *testing.T) {
 			t.Errorf("check shell %q: exit %d (%s); want %d", cmd, code, out, want)
 		}
 	}
+	for plan, want := range map[string]int{"destructive.json": 1, "ordinary.json": 0} {
+		code, out, _ := runIn(t, "", "check", "tfplan", filepath.Join("..", "classify", "tfplan", "testdata", plan))
+		if code != want {
+			t.Errorf("check tfplan %s: exit %d (%s); want %d", plan, code, out, want)
+		}
+	}
+	if code, _, _ := runIn(t, "not json", "check", "tfplan", "-"); code != 2 {
+		t.Errorf("check tfplan of text that is not JSON: exit %d; want 2", code)
+	}
 	if code, _, _ := runIn(t, "", "check", "sql"); code != 2 {
 		t.Errorf("check sql without SQL: exit %d; want 2", code)
 	}

@@ -83,6 +83,7 @@ func New(o Options) *Server {
 	s.handle("GET /v1/proof/consistency", readers, s.consistencyProof)
 	if s.policy != nil {
 		s.handle("POST /v1/decide", anyRole, s.decide)
+		s.handle("POST /v1/k8s/admit", anyRole, s.admit)
 	}
 	s.handle("POST /v1/ingest/{source}", anyRole, s.ingest)
 	return s
@@ -551,5 +552,67 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request, p auth.Principal
 		s.logger.Warn("ingest rejected records", "source", name, keyUser, p.User, "rejected", stats.Rejected)
 	}
 	writeJSON(w, http.StatusOK, resp)
+	return nil
+}
+
+// admissionReview is the part of an AdmissionReview v1 the webhook reads.
+type admissionReview struct {
+	APIVersion string          `json:"apiVersion"`
+	Kind       string          `json:"kind"`
+	Request    json.RawMessage `json:"request"`
+}
+
+// admit answers POST /v1/k8s/admit as a Kubernetes ValidatingAdmissionWebhook:
+// an AdmissionReview v1 in, the same with its response out, uid echoed. The
+// environment comes from the webhook URL's query (?environment=...&connection=...)
+// and is production when absent, so that a misconfigured URL fails closed.
+// Deny and review both refuse the request; the decision is in the audit log
+// before the answer.
+func (s *Server) admit(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	var ar admissionReview
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, s.maxBody)).Decode(&ar); err != nil {
+		return errorf(http.StatusBadRequest, "request body is not an AdmissionReview: %s", strings.TrimPrefix(err.Error(), "json: "))
+	}
+	var req struct {
+		UID      string `json:"uid"`
+		UserInfo struct {
+			Username string   `json:"username"`
+			Groups   []string `json:"groups"`
+		} `json:"userInfo"`
+	}
+	if ar.Kind != "AdmissionReview" || len(ar.Request) == 0 || json.Unmarshal(ar.Request, &req) != nil || req.UID == "" {
+		return errorf(http.StatusBadRequest, "request body is not an AdmissionReview v1 with a request and its uid")
+	}
+	env := r.URL.Query().Get("environment")
+	if env == "" {
+		env = "production"
+	}
+	a := classify.Action{Kind: classify.KindKubernetes, Kubernetes: ar.Request, Environment: env,
+		Connection: r.URL.Query().Get("connection"),
+		Actor:      classify.Actor{User: req.UserInfo.Username, Groups: req.UserInfo.Groups}}
+	if a.Actor.User == "" {
+		a.Actor.User = "system:unknown"
+	}
+	d, derr := s.policy.Decide(r.Context(), &a)
+	e := decisionEvent(r, p, &a, d)
+	if _, err := s.log.Append(r.Context(), []event.Event{e}); err != nil {
+		return fmt.Errorf("record admission decision: %w", err)
+	}
+	if derr != nil {
+		s.logger.Warn("admission decision failed closed", keyUser, p.User, keyErr, derr)
+	}
+	resp := map[string]any{"uid": req.UID, "allowed": d.Effect == policy.EffectAllow}
+	if d.Effect != policy.EffectAllow {
+		msg := "denied by Vigil: " + d.Message
+		if d.Effect == policy.EffectReview {
+			msg = "review required by Vigil: " + d.Message
+		}
+		resp["status"] = map[string]any{"code": http.StatusForbidden, "reason": "Forbidden", "message": msg}
+	}
+	apiVersion := ar.APIVersion
+	if apiVersion == "" {
+		apiVersion = "admission.k8s.io/v1"
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"apiVersion": apiVersion, "kind": "AdmissionReview", "response": resp})
 	return nil
 }
