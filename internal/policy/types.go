@@ -1,6 +1,8 @@
 package policy
 
 import (
+	"github.com/vigil-audit/vigil/internal/event"
+
 	"fmt"
 	"sort"
 	"strings"
@@ -145,4 +147,21 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// Record returns how d is written into an audit event: the outcome of the
+// action (success when allowed, denied, or pending review) and the decision.
+func (d *Decision) Record() (outcome string, ed *event.Decision) {
+	outcome = event.OutcomeSuccess
+	switch d.Effect {
+	case EffectDeny:
+		outcome = event.OutcomeDenied
+	case EffectReview:
+		outcome = event.OutcomePending
+	}
+	ed = &event.Decision{Effect: d.Effect, Message: d.Message}
+	for _, rr := range d.Rules {
+		ed.Rules = append(ed.Rules, event.RuleResult{ID: rr.ID, Effect: rr.Effect, Severity: rr.Severity, Message: rr.Message})
+	}
+	return outcome, ed
 }

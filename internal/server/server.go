@@ -455,17 +455,7 @@ func (s *Server) decide(w http.ResponseWriter, r *http.Request, p auth.Principal
 }
 
 func decisionEvent(r *http.Request, p auth.Principal, a *classify.Action, d *policy.Decision) event.Event {
-	outcome := event.OutcomeSuccess
-	switch d.Effect {
-	case policy.EffectDeny:
-		outcome = event.OutcomeDenied
-	case policy.EffectReview:
-		outcome = event.OutcomePending
-	}
-	ed := &event.Decision{Effect: d.Effect, Message: d.Message}
-	for _, rr := range d.Rules {
-		ed.Rules = append(ed.Rules, event.RuleResult{ID: rr.ID, Effect: rr.Effect, Severity: rr.Severity, Message: rr.Message})
-	}
+	outcome, ed := d.Record()
 	class := event.ClassAPIActivity
 	if a.Kind == classify.KindSQL {
 		class = event.ClassDatastoreActivity

@@ -64,17 +64,7 @@ func (ss *session) authFailed(reason string) {
 // intentEvent is the decision about a statement, recorded before it runs.
 // Its shape follows internal/server's decisionEvent.
 func (ss *session) intentEvent(a *classify.Action, d *policy.Decision, protocol, stmtName string) event.Event {
-	outcome := event.OutcomeSuccess
-	switch d.Effect {
-	case policy.EffectDeny:
-		outcome = event.OutcomeDenied
-	case policy.EffectReview:
-		outcome = event.OutcomePending
-	}
-	ed := &event.Decision{Effect: d.Effect, Message: d.Message}
-	for _, rr := range d.Rules {
-		ed.Rules = append(ed.Rules, event.RuleResult{ID: rr.ID, Effect: rr.Effect, Severity: rr.Severity, Message: rr.Message})
-	}
+	outcome, ed := d.Record()
 	attrs := map[string]any{"sql.text": a.SQL, "sql.protocol": protocol}
 	if stmtName != "" {
 		attrs["sql.statement_name"] = stmtName
