@@ -1,9 +1,6 @@
 package policy
 
 import (
-	"encoding/json"
-	"fmt"
-
 	"github.com/vigil-audit/vigil/internal/classify"
 	awsclass "github.com/vigil-audit/vigil/internal/classify/aws"
 	kubeclass "github.com/vigil-audit/vigil/internal/classify/kube"
@@ -22,48 +19,34 @@ func RegisterClassifiers(e *Engine) {
 		if err != nil {
 			return nil, err
 		}
-		return asMap(r)
+		return classify.Attrs(r), nil
 	})
 	e.Register(classify.KindSQL, func(a *classify.Action) (map[string]any, error) {
 		r, err := sqlclass.Classify(a.SQL)
 		if err != nil {
 			return nil, err
 		}
-		return asMap(r)
+		return classify.Attrs(r), nil
 	})
 	e.Register(classify.KindKubernetes, func(a *classify.Action) (map[string]any, error) {
 		r, err := kubeclass.Classify(a.Kubernetes)
 		if err != nil {
 			return nil, err
 		}
-		return asMap(r)
+		return classify.Attrs(r), nil
 	})
 	e.Register(classify.KindAWS, func(a *classify.Action) (map[string]any, error) {
 		r, err := awsclass.Classify(a.AWS)
 		if err != nil {
 			return nil, err
 		}
-		return asMap(r)
+		return classify.Attrs(r), nil
 	})
 	e.Register(classify.KindTerraform, func(a *classify.Action) (map[string]any, error) {
 		r, err := tfclass.Classify(a.TerraformPlan)
 		if err != nil {
 			return nil, err
 		}
-		return asMap(r)
+		return classify.Attrs(r), nil
 	})
-}
-
-// asMap turns a classifier's result into the plain map rules see, through its
-// JSON form: the JSON field names are what rules are written against.
-func asMap(v any) (map[string]any, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return nil, fmt.Errorf("encode classifier result: %w", err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, fmt.Errorf("decode classifier result: %w", err)
-	}
-	return m, nil
 }
