@@ -19,6 +19,8 @@ import (
 
 	"github.com/vigil-audit/vigil/internal/auditlog"
 	"github.com/vigil-audit/vigil/internal/auth"
+	"github.com/vigil-audit/vigil/internal/config"
+	"github.com/vigil-audit/vigil/internal/detect"
 	"github.com/vigil-audit/vigil/internal/event"
 	"github.com/vigil-audit/vigil/internal/gateway/pgwire"
 	"github.com/vigil-audit/vigil/internal/ingest/sources"
@@ -130,6 +132,20 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if cfg.Retention.Events > 0 {
 		dropExpired(sigCtx, lg, cfg.Retention.Events, logger) // once before serving, then every interval
 		go retain(sigCtx, lg, cfg.Retention.Events, cfg.Retention.Interval, logger)
+	}
+	if len(cfg.Detect.Rules) > 0 {
+		rules, err := loadSigma(cfg.Detect.Rules)
+		if err != nil {
+			return fmt.Errorf("detect.rules: %w", err)
+		}
+		sinks, err := alertSinks(cfg, logger)
+		if err != nil {
+			return err
+		}
+		runner := &detect.Runner{Log: lg, Rules: rules, Sinks: sinks, Suppress: cfg.Detect.Suppress,
+			Logger: logger.With("component", "detect"), Metrics: detect.NewMetrics(reg)}
+		go runner.Run(sigCtx)
+		logger.Info("detections", keyCount, len(rules.Rules()))
 	}
 	for _, tc := range cfg.Ingest.Tail {
 		parser, ok := sources.Parser(tc.Source)
@@ -251,4 +267,35 @@ func lockDataDir(dir string) (func(), error) {
 		return nil, fmt.Errorf("data directory %s is in use by another vigil serve", dir)
 	}
 	return func() { f.Close() }, nil
+}
+
+// alertSinks builds the configured alert destinations.
+func alertSinks(cfg *config.Config, logger *slog.Logger) ([]detect.Sink, error) {
+	var out []detect.Sink
+	for i, sk := range cfg.Alerts.Sinks {
+		env := func(name string) (string, error) {
+			if name == "" {
+				return "", nil
+			}
+			v, ok := os.LookupEnv(name)
+			if !ok {
+				return "", fmt.Errorf("alerts.sinks[%d]: environment variable %s is not set", i, name)
+			}
+			return v, nil
+		}
+		if sk.Type == "log" {
+			out = append(out, detect.LogSink{Logger: logger.With("component", "alerts")})
+			continue
+		}
+		secret, err := env(sk.SecretEnv)
+		if err != nil {
+			return nil, err
+		}
+		key, err := env(sk.RoutingKeyEnv)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, &detect.Webhook{URL: sk.URL, Format: sk.Type, Secret: []byte(secret), RoutingKey: key, MinSeverity: sk.MinSeverity})
+	}
+	return out, nil
 }

@@ -61,6 +61,8 @@ type Config struct {
 	Ingest      Ingest       `yaml:"ingest"`
 	Gateway     Gateway      `yaml:"gateway"`
 	Connections []Connection `yaml:"connections"`
+	Detect      Detect       `yaml:"detect"`
+	Alerts      Alerts       `yaml:"alerts"`
 
 	// src is where the values came from, for positions in Validate's errors;
 	// nil for a Config built in code.
@@ -114,6 +116,26 @@ type Tail struct {
 	Source   string        `yaml:"source"`   // cloudtrail, k8s-audit or github
 	Path     string        `yaml:"path"`     // a file, or a directory of them
 	Interval time.Duration `yaml:"interval"` // how often to look for new records; 0 means 2s
+}
+
+// Detect configures the detections serve runs over the audit log.
+type Detect struct {
+	Rules    []string      `yaml:"rules"`    // Sigma rule files or directories
+	Suppress time.Duration `yaml:"suppress"` // repeats of a rule for one actor raise no new alert for this long; 0 means 10m
+}
+
+// Alerts configures where alerts go.
+type Alerts struct {
+	Sinks []AlertSink `yaml:"sinks"`
+}
+
+// AlertSink is one destination of alerts.
+type AlertSink struct {
+	Type          string `yaml:"type"`            // webhook, slack, pagerduty or log
+	URL           string `yaml:"url"`             // for webhook, slack and pagerduty
+	SecretEnv     string `yaml:"secret_env"`      // webhook: env var holding the HMAC-SHA256 signing secret
+	RoutingKeyEnv string `yaml:"routing_key_env"` // pagerduty: env var holding the integration key
+	MinSeverity   string `yaml:"min_severity"`    // informational, low, medium, high or critical
 }
 
 // Gateway configures the protocol gateways.
@@ -373,6 +395,37 @@ func (c *Config) Validate() error {
 	}
 	if c.Gateway.Postgres.Listen != "" && len(c.Connections) == 0 {
 		add("gateway.postgres.listen", "the gateway has no connections to serve (add connections:)")
+	}
+
+	for i, p := range c.Detect.Rules {
+		if p == "" {
+			add(fmt.Sprintf("detect.rules[%d]", i), "must name a rule file or directory")
+		}
+	}
+	if c.Detect.Suppress < 0 {
+		add("detect.suppress", "must not be negative")
+	}
+	for i, sk := range c.Alerts.Sinks {
+		at := fmt.Sprintf("alerts.sinks[%d]", i)
+		switch sk.Type {
+		case "webhook", "slack", "pagerduty":
+			if u, err := url.Parse(sk.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				add(at+".url", "%q is not an http(s) URL", sk.URL)
+			}
+		case "log":
+		default:
+			add(at+".type", "%q is not one of webhook, slack, pagerduty, log", sk.Type)
+		}
+		for name, v := range map[string]string{"secret_env": sk.SecretEnv, "routing_key_env": sk.RoutingKeyEnv} {
+			if v != "" && !isEnvName(v) {
+				add(at+"."+name, "%q is not an environment variable name", v)
+			}
+		}
+		switch sk.MinSeverity {
+		case "", "informational", "low", "medium", "high", "critical":
+		default:
+			add(at+".min_severity", "%q is not one of informational, low, medium, high, critical", sk.MinSeverity)
+		}
 	}
 
 	for i, t := range c.Ingest.Tail {

@@ -150,8 +150,8 @@ func TestParseErrors(t *testing.T) {
 		{"ingest section must be a mapping", "ingest: []\n", `vigil.yaml:1: ingest: expected a mapping (key: value), found a list`},
 		{"bad tail source", "ingest:\n  tail:\n    - {source: syslog, path: /var/log}\n", `vigil.yaml:3: ingest.tail[0].source: "syslog" is not one of cloudtrail, github, k8s-audit`},
 		{"tail without a path", "ingest:\n  tail:\n    - source: github\n", `vigil.yaml:3: ingest.tail[0].path: must name a file or a directory`},
-		{"future detect section", "detect: {}\n", `vigil.yaml:1: unknown key "detect" at top level`},
-		{"future alerts section", "alerts:\n", `vigil.yaml:1: unknown key "alerts" at top level`},
+		{"bad alert sink", "alerts:\n  sinks:\n    - {type: email, url: x}\n", `vigil.yaml:3: alerts.sinks[0].type: "email" is not one of webhook, slack, pagerduty, log`},
+		{"webhook without a URL", "alerts:\n  sinks:\n    - {type: webhook, url: ftp://x}\n", `vigil.yaml:3: alerts.sinks[0].url: "ftp://x" is not an http(s) URL`},
 		{"unknown nested key", "data: ./d\nhttp:\n  listen: 127.0.0.1:1\n  listne: 127.0.0.1:2\n",
 			`vigil.yaml:4: unknown key "listne" in http section (did you mean "listen"?)`},
 		{"misspelt section", "retension:\n  events: 90d\n",
@@ -590,8 +590,8 @@ func TestDocsCoverEveryKey(t *testing.T) {
 		}
 	}
 	walk(reflect.TypeFor[Config](), "")
-	if len(paths) != 18 {
-		t.Errorf("found %d keys, want 18: %v", len(paths), paths)
+	if len(paths) != 21 {
+		t.Errorf("found %d keys, want 21: %v", len(paths), paths)
 	}
 	for _, p := range paths {
 		if !strings.Contains(string(doc), "| `"+p+"` |") {

@@ -285,7 +285,7 @@ func AlertEvent(a *Alert) event.Event {
 
 // AlertFromEvent reads an alert back from its event.
 func AlertFromEvent(ev *event.Event) (*Alert, error) {
-	if ev.Source != Source {
+	if ev.Source != Source || ev.Action != "alert" {
 		return nil, fmt.Errorf("event %s is not an alert", ev.ID)
 	}
 	str := func(k string) string { s, _ := ev.Attrs[k].(string); return s }

@@ -75,7 +75,7 @@ func (e *env) alerts() []*detect.Alert {
 	var out []*detect.Alert
 	e.st.ScanEntries(context.Background(), 0, func(en *store.Entry) error {
 		ev, _ := event.Decode(en.Payload)
-		if ev.Source == detect.Source {
+		if ev.Source == detect.Source && ev.Action == "alert" {
 			a, err := detect.AlertFromEvent(ev)
 			if err != nil {
 				e.t.Fatal(err)

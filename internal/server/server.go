@@ -20,6 +20,7 @@ import (
 	"github.com/vigil-audit/vigil/internal/auditlog"
 	"github.com/vigil-audit/vigil/internal/auth"
 	"github.com/vigil-audit/vigil/internal/classify"
+	"github.com/vigil-audit/vigil/internal/detect"
 	"github.com/vigil-audit/vigil/internal/event"
 	"github.com/vigil-audit/vigil/internal/ingest"
 	"github.com/vigil-audit/vigil/internal/ingest/sources"
@@ -86,6 +87,9 @@ func New(o Options) *Server {
 		s.handle("POST /v1/k8s/admit", anyRole, s.admit)
 	}
 	s.handle("POST /v1/ingest/{source}", anyRole, s.ingest)
+	s.handle("GET /v1/alerts", readers, s.listAlerts)
+	s.handle("POST /v1/alerts/{id}/ack", readers, s.alertStatus("acknowledged"))
+	s.handle("POST /v1/alerts/{id}/resolve", readers, s.alertStatus("resolved"))
 	return s
 }
 
@@ -605,4 +609,101 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, p auth.Principal)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"apiVersion": apiVersion, "kind": "AdmissionReview", "response": resp})
 	return nil
+}
+
+// maxAlertEvents bounds how many alert events GET /v1/alerts folds.
+const maxAlertEvents = 10000
+
+// alerts folds the alert events of the log: raised alerts, then their status
+// changes, in log order.
+func (s *Server) alerts(r *http.Request) ([]*detect.Alert, map[string]*detect.Alert, error) {
+	var list []*detect.Alert
+	byID := map[string]*detect.Alert{}
+	q := store.Query{Source: detect.Source, Limit: store.MaxLimit}
+	for read := 0; read < maxAlertEvents; {
+		entries, err := s.log.Store().Query(r.Context(), q)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, en := range entries {
+			ev, err := event.Decode(en.Payload)
+			if err != nil || ev == nil {
+				continue
+			}
+			switch ev.Action {
+			case "alert":
+				a, err := detect.AlertFromEvent(ev)
+				if err != nil {
+					continue
+				}
+				list = append(list, a)
+				byID[a.ID] = a
+			case "alert.acknowledged", "alert.resolved":
+				id, _ := ev.Attrs["alert.id"].(string)
+				if a := byID[id]; a != nil {
+					a.Status = strings.TrimPrefix(ev.Action, "alert.")
+				}
+			}
+		}
+		read += len(entries)
+		if len(entries) < store.MaxLimit {
+			break
+		}
+		q.AfterSeq, q.HasAfter = entries[len(entries)-1].Seq, true
+	}
+	return list, byID, nil
+}
+
+func (s *Server) listAlerts(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+	status := r.URL.Query().Get("status")
+	switch status {
+	case "", "open", "acknowledged", "resolved":
+	default:
+		return errorf(http.StatusBadRequest, "parameter status: %q is not one of open, acknowledged, resolved", status)
+	}
+	if err := s.auditRead(r, p, nil); err != nil {
+		return err
+	}
+	list, _, err := s.alerts(r)
+	if err != nil {
+		return err
+	}
+	out := make([]*detect.Alert, 0, len(list))
+	for _, a := range list {
+		if status == "" || a.Status == status {
+			out = append(out, a)
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"alerts": out})
+	return nil
+}
+
+// alertStatus records an acknowledgement or resolution as an event of its own.
+func (s *Server) alertStatus(status string) handlerFunc {
+	return func(w http.ResponseWriter, r *http.Request, p auth.Principal) error {
+		id := r.PathValue("id")
+		_, byID, err := s.alerts(r)
+		if err != nil {
+			return err
+		}
+		a := byID[id]
+		if a == nil {
+			return errorf(http.StatusNotFound, "no alert %q", id)
+		}
+		ev := event.Event{
+			Source: detect.Source, ClassUID: event.ClassDetectionFinding, Activity: "update",
+			Actor:    event.Actor{User: p.User, Roles: []string{p.Role}, Type: "human", SrcIP: remoteIP(r), UserAgent: r.UserAgent()},
+			Action:   "alert." + status,
+			Resource: event.Resource{Type: "alert", ID: a.ID, Name: a.Title},
+			Outcome:  event.OutcomeSuccess,
+			ParentID: a.ID,
+			Attrs:    map[string]any{"alert.id": a.ID, "alert.rule_id": a.RuleID},
+		}
+		if _, err := s.log.Append(r.Context(), []event.Event{ev}); err != nil {
+			return fmt.Errorf("record alert status: %w", err)
+		}
+		a.Status = status
+		writeJSON(w, http.StatusOK, a)
+		return nil
+	}
 }
