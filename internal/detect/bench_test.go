@@ -16,7 +16,7 @@ import (
 // time from an Append returning (the event durable) to its alert arriving at
 // a webhook; each op is one alert.
 func BenchmarkAppendToWebhook(b *testing.B) {
-	e := newEnv(&testing.T{})
+	e := newEnv(b)
 	var mu sync.Mutex
 	arrived := make(chan time.Time, 1)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

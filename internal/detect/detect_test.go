@@ -32,13 +32,13 @@ detection:
 `
 
 type env struct {
-	t   *testing.T
+	t   testing.TB
 	st  store.Store
 	log *auditlog.Log
 	eng *sigma.Engine
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	dir := t.TempDir()
 	st, err := sqlite.Open(context.Background(), filepath.Join(dir, "vigil.db"))
 	if err != nil {
