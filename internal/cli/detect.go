@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/vigil-audit/vigil/internal/detect/builtin"
 	"github.com/vigil-audit/vigil/internal/detect/sigma"
 	"github.com/vigil-audit/vigil/internal/event"
 	"github.com/vigil-audit/vigil/internal/ingest"
@@ -77,13 +78,19 @@ func runRulesLint(_ context.Context, e *env, args []string) error {
 	return nil
 }
 
-// loadSigma compiles every rule and filter in the named files.
-func loadSigma(paths []string) (*sigma.Engine, error) {
+// loadSigma compiles the built-in detections (unless noBuiltin) and every
+// rule and filter in the named files.
+func loadSigma(paths []string, noBuiltin bool) (*sigma.Engine, error) {
 	files, err := ruleFiles(paths)
 	if err != nil {
 		return nil, err
 	}
 	var rules []*sigma.Rule
+	if !noBuiltin {
+		if rules, err = builtin.Rules(); err != nil {
+			return nil, err
+		}
+	}
 	var filters []*sigma.Filter
 	for _, f := range files {
 		data, err := os.ReadFile(f)
@@ -113,15 +120,16 @@ type alert struct {
 // runDetect runs Sigma rules over log files offline and prints one alert JSON
 // line per rule and actor (the group), with the events that raised it.
 func runDetect(_ context.Context, e *env, args []string) error {
-	fs := newFlags(e, "detect", "detect --rules PATH [--rules PATH]... --source cloudtrail|k8s-audit|github PATH...")
+	fs := newFlags(e, "detect", "detect [--rules PATH]... [--no-builtin] --source cloudtrail|k8s-audit|github PATH...")
 	var rulePaths multiFlag
 	fs.Var(&rulePaths, "rules", "a Sigma rule file or directory (repeatable)")
+	noBuiltin := fs.Bool("no-builtin", false, "leave out Vigil's built-in detections")
 	source := fs.String("source", "", "the format of the input")
 	if err := fs.Parse(args); err != nil {
 		return &exitError{code: exitUsage}
 	}
-	if len(rulePaths) == 0 {
-		return usagef("detect: --rules is required (the built-in detections are not written yet)")
+	if len(rulePaths) == 0 && *noBuiltin {
+		return usagef("detect: no rules: give --rules or leave out --no-builtin")
 	}
 	p, ok := sources.Parser(*source)
 	if !ok {
@@ -130,7 +138,7 @@ func runDetect(_ context.Context, e *env, args []string) error {
 	if fs.NArg() == 0 {
 		return usagef("detect: name at least one log file or directory")
 	}
-	eng, err := loadSigma(rulePaths)
+	eng, err := loadSigma(rulePaths, *noBuiltin)
 	if err != nil {
 		return err
 	}

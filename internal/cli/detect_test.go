@@ -41,7 +41,12 @@ func TestDetectCloudTrail(t *testing.T) {
 	if !found {
 		t.Fatalf("the flow-log deletion was not detected:\n%s", out)
 	}
-	if code, _, _ := run(t, "detect", "--source", "cloudtrail", trail); code != 2 {
-		t.Fatalf("detect without --rules: exit %d; want 2", code)
+	// The built-in detections alone see the flow logs being deleted too.
+	code, out, _ = run(t, "detect", "--source", "cloudtrail", trail)
+	if code != 0 || !strings.Contains(out, `"rule_id":"vigil-logging-off"`) {
+		t.Fatalf("built-in detections over the flow-log deletion: exit %d\n%s", code, out)
+	}
+	if code, _, _ := run(t, "detect", "--no-builtin", "--source", "cloudtrail", trail); code != 2 {
+		t.Fatalf("detect with no rules at all: exit %d; want 2", code)
 	}
 }

@@ -133,8 +133,8 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		dropExpired(sigCtx, lg, cfg.Retention.Events, logger) // once before serving, then every interval
 		go retain(sigCtx, lg, cfg.Retention.Events, cfg.Retention.Interval, logger)
 	}
-	if len(cfg.Detect.Rules) > 0 {
-		rules, err := loadSigma(cfg.Detect.Rules)
+	{
+		rules, err := loadSigma(cfg.Detect.Rules, false)
 		if err != nil {
 			return fmt.Errorf("detect.rules: %w", err)
 		}

@@ -263,8 +263,9 @@ func (r *Runner) raise(ctx context.Context, alerts []*Alert) error {
 func AlertEvent(a *Alert) event.Event {
 	ids := make([]any, len(a.Evidence))
 	seqs := make([]any, len(a.Evidence))
+	actions := make([]any, len(a.Evidence))
 	for i, e := range a.Evidence {
-		ids[i], seqs[i] = e.EventID, e.Seq
+		ids[i], seqs[i], actions[i] = e.EventID, e.Seq, e.Action
 	}
 	ev := event.Event{
 		Time: a.FirstSeen, Source: Source, ClassUID: event.ClassDetectionFinding, Activity: "create",
@@ -274,7 +275,7 @@ func AlertEvent(a *Alert) event.Event {
 		Outcome:  event.OutcomeSuccess,
 		Attrs: map[string]any{
 			"alert.rule_id": a.RuleID, "alert.title": a.Title, "alert.severity": a.Severity, "alert.group": a.Group,
-			"alert.event_ids": ids, "alert.seqs": seqs, "alert.count": a.Count,
+			"alert.event_ids": ids, "alert.seqs": seqs, "alert.actions": actions, "alert.count": a.Count,
 		},
 	}
 	if len(a.Evidence) > 0 {
@@ -293,9 +294,13 @@ func AlertFromEvent(ev *event.Event) (*Alert, error) {
 		Group: str("alert.group"), FirstSeen: ev.Time, LastSeen: ev.Time, Count: 1, Status: "open", Seq: ev.Seq}
 	ids, _ := ev.Attrs["alert.event_ids"].([]any)
 	seqs, _ := ev.Attrs["alert.seqs"].([]any)
+	actions, _ := ev.Attrs["alert.actions"].([]any)
 	for i, id := range ids {
 		e := Evidence{}
 		e.EventID, _ = id.(string)
+		if i < len(actions) {
+			e.Action, _ = actions[i].(string)
+		}
 		if i < len(seqs) {
 			switch s := seqs[i].(type) {
 			case float64:
