@@ -213,8 +213,14 @@ func parseDoc(d *yaml.Node, file string) (*Correlation, error) {
 		c.Generate = b
 	}
 	sec := get(d, "correlation")
+	secLine := sec.Line
+	for i := 0; i+1 < len(d.Content); i += 2 {
+		if d.Content[i+1] == sec {
+			secLine = d.Content[i].Line
+		}
+	}
 	if sec.Kind != yaml.MappingNode {
-		return nil, where(sec.Line, "correlation must be a mapping")
+		return nil, where(secLine, "correlation must be a mapping")
 	}
 	var condNode, typeNode *yaml.Node
 	for i := 0; i+1 < len(sec.Content); i += 2 {
@@ -264,13 +270,13 @@ func parseDoc(d *yaml.Node, file string) (*Correlation, error) {
 		}
 	}
 	if typeNode == nil {
-		return nil, where(sec.Line, "correlation.type is required")
+		return nil, where(secLine, "correlation.type is required")
 	}
 	if len(c.Rules) == 0 {
-		return nil, where(sec.Line, "correlation.rules is required")
+		return nil, where(secLine, "correlation.rules is required")
 	}
 	if c.Timespan == 0 {
-		return nil, where(sec.Line, "correlation.timespan is required")
+		return nil, where(secLine, "correlation.timespan is required")
 	}
 	if condNode != nil {
 		cond, err := parseCondition(condNode, file)
@@ -279,7 +285,7 @@ func parseDoc(d *yaml.Node, file string) (*Correlation, error) {
 		}
 		c.Condition = cond
 	}
-	return c, checkShape(c, condNode, sec.Line, where)
+	return c, checkShape(c, condNode, secLine, where)
 }
 
 // checkShape checks what each type requires.
