@@ -10,7 +10,9 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/vigil-audit/vigil/internal/detect"
 	"github.com/vigil-audit/vigil/internal/detect/builtin"
+	"github.com/vigil-audit/vigil/internal/detect/correlate"
 	"github.com/vigil-audit/vigil/internal/detect/sigma"
 	"github.com/vigil-audit/vigil/internal/event"
 	"github.com/vigil-audit/vigil/internal/ingest"
@@ -79,32 +81,49 @@ func runRulesLint(_ context.Context, e *env, args []string) error {
 }
 
 // loadSigma compiles the built-in detections (unless noBuiltin) and every
-// rule and filter in the named files.
-func loadSigma(paths []string, noBuiltin bool) (*sigma.Engine, error) {
+// rule, filter and correlation in the named files.
+func loadSigma(paths []string, noBuiltin bool) (*sigma.Engine, *correlate.Engine, error) {
 	files, err := ruleFiles(paths)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
+	var corrs []*correlate.Correlation
 	var rules []*sigma.Rule
 	if !noBuiltin {
 		if rules, err = builtin.Rules(); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	var filters []*sigma.Filter
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		c, err := sigma.ParseAll(data, f)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		rules = append(rules, c.Rules...)
 		filters = append(filters, c.Filters...)
+		cs, err := correlate.Parse(data, f)
+		if err != nil {
+			return nil, nil, err
+		}
+		corrs = append(corrs, cs...)
 	}
-	return sigma.NewEngine(rules, sigma.Options{Filters: filters})
+	eng, err := sigma.NewEngine(rules, sigma.Options{Filters: filters})
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(corrs) == 0 {
+		return eng, nil, nil
+	}
+	ce, err := correlate.New(corrs, correlate.Options{})
+	if err != nil {
+		return nil, nil, err
+	}
+	return eng, ce, nil
 }
 
 // alert is one line of `vigil detect` output.
@@ -138,10 +157,11 @@ func runDetect(_ context.Context, e *env, args []string) error {
 	if fs.NArg() == 0 {
 		return usagef("detect: name at least one log file or directory")
 	}
-	eng, err := loadSigma(rulePaths, *noBuiltin)
+	eng, corr, err := loadSigma(rulePaths, *noBuiltin)
 	if err != nil {
 		return err
 	}
+	det := &detect.Detector{Rules: eng, Correlations: corr}
 	type key struct{ rule, group string }
 	var order []key
 	alerts := map[key]*alert{}
@@ -149,17 +169,19 @@ func runDetect(_ context.Context, e *env, args []string) error {
 		if err := ev.Normalize(ev.Time); err != nil {
 			return nil // the parser's events validate; a bad one raises nothing
 		}
-		eng.MatchFunc(&ev, func(r *sigma.Rule) {
-			k := key{r.ID, ev.Actor.User}
+		for _, da := range det.Evaluate(&ev) {
+			k := key{da.RuleID, da.Group}
 			a := alerts[k]
 			if a == nil {
-				a = &alert{RuleID: r.ID, Title: r.Title, Severity: r.Level, Group: ev.Actor.User}
+				a = &alert{RuleID: da.RuleID, Title: da.Title, Severity: da.Severity, Group: da.Group}
 				alerts[k] = a
 				order = append(order, k)
 			}
-			a.EventIDs = append(a.EventIDs, ev.ID)
-			a.Actions = append(a.Actions, ev.Action)
-		})
+			for _, e := range da.Evidence {
+				a.EventIDs = append(a.EventIDs, e.EventID)
+				a.Actions = append(a.Actions, e.Action)
+			}
+		}
 		return nil
 	})
 	if err != nil {

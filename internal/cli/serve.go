@@ -134,7 +134,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		go retain(sigCtx, lg, cfg.Retention.Events, cfg.Retention.Interval, logger)
 	}
 	{
-		rules, err := loadSigma(cfg.Detect.Rules, false)
+		rules, corr, err := loadSigma(cfg.Detect.Rules, false)
 		if err != nil {
 			return fmt.Errorf("detect.rules: %w", err)
 		}
@@ -142,7 +142,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
-		runner := &detect.Runner{Log: lg, Rules: rules, Sinks: sinks, Suppress: cfg.Detect.Suppress,
+		runner := &detect.Runner{Log: lg, Rules: rules, Correlations: corr, Sinks: sinks, Suppress: cfg.Detect.Suppress,
 			Logger: logger.With("component", "detect"), Metrics: detect.NewMetrics(reg)}
 		go runner.Run(sigCtx)
 		logger.Info("detections", keyCount, len(rules.Rules()))

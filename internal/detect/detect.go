@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/vigil-audit/vigil/internal/auditlog"
+	"github.com/vigil-audit/vigil/internal/detect/correlate"
 	"github.com/vigil-audit/vigil/internal/detect/sigma"
 	"github.com/vigil-audit/vigil/internal/event"
 	"github.com/vigil-audit/vigil/internal/store"
@@ -72,9 +73,10 @@ type Sink interface {
 
 // Runner reads the log and raises alerts.
 type Runner struct {
-	Log    *auditlog.Log
-	Rules  *sigma.Engine
-	Sinks  []Sink
+	Log          *auditlog.Log
+	Rules        *sigma.Engine
+	Correlations *correlate.Engine // may be nil
+	Sinks        []Sink
 	Logger *slog.Logger
 	// Suppress is how long repeats of a rule for one group raise no new
 	// alert (default 10m).
@@ -83,8 +85,8 @@ type Runner struct {
 	Poll    time.Duration
 	Metrics *Metrics
 
-	mu   sync.Mutex
-	last map[[2]string]time.Time // (rule, group) -> when its alert was raised
+	once sync.Once
+	det  *Detector
 }
 
 // Metrics are the runner's Prometheus collectors.
@@ -187,39 +189,16 @@ func (r *Runner) Step(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// evaluate matches one event and returns the alerts it raises, suppressed
-// repeats left out.
+// evaluate matches one event and returns the alerts it raises.
 func (r *Runner) evaluate(ev *event.Event) []*Alert {
-	sup := r.Suppress
-	if sup <= 0 {
-		sup = 10 * time.Minute
-	}
-	var out []*Alert
-	r.Rules.MatchFunc(ev, func(rule *sigma.Rule) {
-		id := rule.ID
-		if id == "" {
-			id = rule.Title
+	r.once.Do(func() {
+		sup := r.Suppress
+		if sup <= 0 {
+			sup = 10 * time.Minute
 		}
-		group := ev.Actor.User
-		k := [2]string{id, group}
-		r.mu.Lock()
-		if r.last == nil {
-			r.last = map[[2]string]time.Time{}
-		}
-		last, seen := r.last[k]
-		if seen && ev.Time.Sub(last) < sup && ev.Time.Sub(last) > -sup {
-			r.mu.Unlock()
-			return
-		}
-		r.last[k] = ev.Time
-		r.mu.Unlock()
-		out = append(out, &Alert{
-			RuleID: id, Title: rule.Title, Severity: rule.Level, Group: group,
-			FirstSeen: ev.Time, LastSeen: ev.Time, Count: 1, Status: "open",
-			Evidence: []Evidence{{EventID: ev.ID, Seq: ev.Seq, Action: ev.Action}},
-		})
+		r.det = &Detector{Rules: r.Rules, Correlations: r.Correlations, Suppress: sup}
 	})
-	return out
+	return r.det.Evaluate(ev)
 }
 
 // raise appends the alerts as events, then delivers the new ones.
@@ -231,7 +210,7 @@ func (r *Runner) raise(ctx context.Context, alerts []*Alert) error {
 	keys := make([]string, len(alerts))
 	for i, a := range alerts {
 		evs[i] = AlertEvent(a)
-		keys[i] = "alert:" + a.RuleID + ":" + a.Evidence[0].EventID
+		keys[i] = "alert:" + a.RuleID + ":" + a.Evidence[len(a.Evidence)-1].EventID
 	}
 	first, appended, err := r.Log.AppendUnique(ctx, evs, keys)
 	if err != nil {
