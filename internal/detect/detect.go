@@ -77,7 +77,7 @@ type Runner struct {
 	Rules        *sigma.Engine
 	Correlations *correlate.Engine // may be nil
 	Sinks        []Sink
-	Logger *slog.Logger
+	Logger       *slog.Logger
 	// Suppress is how long repeats of a rule for one group raise no new
 	// alert (default 10m).
 	Suppress time.Duration
