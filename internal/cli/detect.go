@@ -93,6 +93,9 @@ func loadSigma(paths []string, noBuiltin bool) (*sigma.Engine, *correlate.Engine
 		if rules, err = builtin.Rules(); err != nil {
 			return nil, nil, err
 		}
+		if corrs, err = builtin.Correlations(); err != nil {
+			return nil, nil, err
+		}
 	}
 	var filters []*sigma.Filter
 	for _, f := range files {

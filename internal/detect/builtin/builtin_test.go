@@ -2,11 +2,15 @@ package builtin_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/vigil-audit/vigil/internal/detect"
 	"github.com/vigil-audit/vigil/internal/detect/builtin"
+	"github.com/vigil-audit/vigil/internal/detect/correlate"
 	"github.com/vigil-audit/vigil/internal/detect/sigma"
 	"github.com/vigil-audit/vigil/internal/event"
 )
@@ -75,5 +79,73 @@ func TestBuiltins(t *testing.T) {
 		if got := strings.Join(ids, ","); got != c.want {
 			t.Errorf("%s: fired %q; want %q", c.name, got, c.want)
 		}
+	}
+}
+
+// TestBuiltinCorrelations: repeated refusals by one actor, and a privilege
+// grant with and without an approved review before it.
+func TestBuiltinCorrelations(t *testing.T) {
+	rules, err := builtin.Rules()
+	if err != nil {
+		t.Fatal(err)
+	}
+	corrs, err := builtin.Correlations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	newDetector := func() *detect.Detector {
+		eng, err := sigma.NewEngine(rules, sigma.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ce, err := correlate.New(corrs, correlate.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &detect.Detector{Rules: eng, Correlations: ce}
+	}
+	t0 := time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)
+	fired := func(d *detect.Detector, evs ...event.Event) []string {
+		var out []string
+		for i := range evs {
+			evs[i].ID = fmt.Sprintf("01J00000000000000000000%03d", i)
+			for _, a := range d.Evaluate(&evs[i]) {
+				out = append(out, a.RuleID)
+			}
+		}
+		sort.Strings(out)
+		return out
+	}
+	denied := func(user string, at time.Time) event.Event {
+		return event.Event{Source: "gateway/postgres", Action: "DROP", Time: at, Outcome: "denied", Actor: event.Actor{User: user},
+			Decision: &event.Decision{Effect: "deny"}}
+	}
+	var evs []event.Event
+	for i := 0; i < 5; i++ {
+		evs = append(evs, denied("mallory", t0.Add(time.Duration(i)*time.Minute)))
+	}
+	got := fired(newDetector(), evs...)
+	if strings.Count(strings.Join(got, ","), "vigil-repeated-access-failures") != 1 {
+		t.Fatalf("five refusals in five minutes fired %v; want one vigil-repeated-access-failures", got)
+	}
+	got = fired(newDetector(), evs[:4]...)
+	if strings.Contains(strings.Join(got, ","), "vigil-repeated-access-failures") {
+		t.Fatalf("four refusals fired %v", got)
+	}
+
+	grant := cloudtrail("iam.amazonaws.com", "AttachUserPolicy", `,"requestParameters":{"policyArn":"arn:aws:iam::aws:policy/AdministratorAccess"}`)
+	grant.Actor.User, grant.Time = "mallory", t0.Add(2*time.Hour)
+	got = fired(newDetector(), grant)
+	if strings.Join(got, ",") != "vigil-unreviewed-iam-admin" {
+		t.Fatalf("grant with no review fired %v; want vigil-unreviewed-iam-admin only", got)
+	}
+	review := event.Event{Source: "vigil/review", Action: "review.approve", Time: t0, Actor: event.Actor{User: "mallory"}}
+	if got = fired(newDetector(), review, grant); len(got) != 0 {
+		t.Fatalf("grant after an approved review fired %v", got)
+	}
+	late := review
+	late.Time = t0.Add(-23 * time.Hour) // more than 24h before the grant
+	if got = fired(newDetector(), late, grant); strings.Join(got, ",") != "vigil-unreviewed-iam-admin" {
+		t.Fatalf("grant 25h after a review fired %v", got)
 	}
 }
