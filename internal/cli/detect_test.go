@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
@@ -103,5 +104,73 @@ correlation:
 	if len(lines) != 1 || !strings.Contains(lines[0], `"title":"Repeated failed console logins"`) ||
 		!strings.Contains(lines[0], `userIdentity.userName=alice`) || strings.Count(lines[0], `"0b9d0000-0000-4000-8000-00000000f001"`) < 3 {
 		t.Fatalf("alerts:\n%s", out)
+	}
+}
+
+// TestDetectStratusCorpus runs `vigil detect` with the SigmaHQ AWS rules and
+// the built-in detections over every Stratus Red Team CloudTrail file, and
+// checks that each technique raises what a security engineer expects. The
+// SigmaHQ ids are those rules' own; each hit was checked against the rule
+// and the records.
+func TestDetectStratusCorpus(t *testing.T) {
+	const (
+		assumeRoleMisuse = "905d389b-b853-46d0-9d3d-dea0d3a3cd49" // AWS STS AssumeRole Misuse
+		flowLogsDeleted  = "e386b9b5-af12-450e-afff-761730fb8a98" // AWS VPC Flow Logs Deleted
+		ssmSendCommand   = "38e7f511-3f74-41d4-836e-f57dfa18eead" // Potential Malicious Usage of CloudTrail System Manager
+		sgModified       = "6fb77778-040f-4015-9440-572aa9b6b580" // Ingress/Egress Security Group Modification
+		snapshotExfil    = "abae8fec-57bd-4f87-aff6-6e3db989843d" // AWS Snapshot Backup Exfiltration
+		backdoorKeys     = "0a5177f4-6ca9-44c2-aacf-d3f3d8b6e4d2" // AWS IAM Backdoor Users Keys
+		lambdaLayer      = "97fbabf8-8e1b-47a2-b7d5-a418d2b95e3d" // AWS New Lambda Layer Attached
+		loginProfile     = "055fb148-60f8-462d-ad16-26926ce050f1" // AWS User Login Profile Was Modified
+	)
+	want := map[string][]string{
+		"aws.credential-access.ec2-get-password-data":                 {assumeRoleMisuse, "vigil-credential-access", "vigil-repeated-access-failures"},
+		"aws.credential-access.secretsmanager-batch-retrieve-secrets": {"vigil-credential-access"},
+		"aws.credential-access.ssm-retrieve-securestring-parameters":  {"vigil-credential-access"},
+		"aws.defense-evasion.cloudtrail-event-selectors":              {"vigil-logging-off"},
+		"aws.defense-evasion.dns-delete-logs":                         {"vigil-logging-off"},
+		"aws.defense-evasion.vpc-remove-flow-logs":                    {flowLogsDeleted, "vigil-logging-off"},
+		"aws.execution.ec2-launch-unusual-instances":                  {assumeRoleMisuse},
+		"aws.execution.ssm-send-command":                              {ssmSendCommand},
+		"aws.exfiltration.ec2-security-group-open-port-22-ingress":    {sgModified, "vigil-sensitive-config"},
+		"aws.exfiltration.ec2-share-ebs-snapshot":                     {snapshotExfil},
+		"aws.impact.bedrock-invoke-model":                             {assumeRoleMisuse},
+		"aws.lateral-movement.ec2-instance-connect":                   {"vigil-credential-access"},
+		"aws.persistence.iam-backdoor-role":                           {"vigil-sensitive-config"},
+		"aws.persistence.iam-create-admin-user":                       {backdoorKeys, "vigil-unreviewed-iam-admin"},
+		"aws.persistence.iam-create-user-login-profile":               {"vigil-sensitive-config"},
+		"aws.persistence.lambda-layer-extension":                      {lambdaLayer},
+		"aws.persistence.rolesanywhere-create-trust-anchor":           {"vigil-sensitive-config"},
+		"aws.privilege-escalation.iam-update-user-login-profile":      {loginProfile, "vigil-sensitive-config"},
+	}
+	corpus := filepath.Join(ingesttest.Corpus(t, "cloudtrail"), "stratus")
+	rules := filepath.Join(ingesttest.Corpus(t, "sigma"), "rules", "cloud", "aws")
+	files, _ := filepath.Glob(filepath.Join(corpus, "*.json"))
+	if len(files) != len(want) {
+		t.Fatalf("%d corpus files; the table has %d", len(files), len(want))
+	}
+	for _, f := range files {
+		name := strings.TrimSuffix(filepath.Base(f), ".json")
+		t.Run(name, func(t *testing.T) {
+			code, out, errs := run(t, "detect", "--rules", rules, "--source", "cloudtrail", f)
+			if code != 0 {
+				t.Fatalf("exit %d %s", code, errs)
+			}
+			var got []string
+			for _, l := range strings.Split(strings.TrimSpace(out), "\n") {
+				var a struct {
+					RuleID string `json:"rule_id"`
+				}
+				if l != "" && json.Unmarshal([]byte(l), &a) == nil {
+					got = append(got, a.RuleID)
+				}
+			}
+			sort.Strings(got)
+			w := append([]string(nil), want[name]...)
+			sort.Strings(w)
+			if strings.Join(got, ",") != strings.Join(w, ",") {
+				t.Fatalf("alerts %v; want %v", got, w)
+			}
+		})
 	}
 }
