@@ -55,7 +55,7 @@ func commands() []command {
 		{"audit", "verify, export and inspect the audit log (audit verify|checkpoint|export|pubkey)", runAudit},
 		{"detect", "run Sigma rules over log files offline (--rules DIR --source S PATH...)", runDetect},
 		{"rules", "check Sigma rules (rules lint PATH...)", runRules},
-		{"ingest", "read external audit logs into the audit log (--source cloudtrail|k8s-audit|github)", runIngest},
+		{"ingest", "read external audit logs into the audit log (--source cloudtrail|k8s-audit|github|pgaudit|auditd|jsonl)", runIngest},
 		{"policy", "decide actions offline and run rule tests (policy eval|test)", runPolicy},
 		{"check", "decide one action for a CI pipeline: exit 0 allow, 1 deny or review (check sql|shell|tfplan)", runCheck},
 		{"version", "print the version", runVersion},

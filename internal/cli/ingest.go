@@ -22,7 +22,7 @@ const ingestBatch = 1000
 // runIngest reads external audit logs into the audit log: directly into a data
 // directory no server is using, or through a running server's API.
 func runIngest(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "ingest", "ingest --source cloudtrail|k8s-audit|github [--data DIR | --config FILE | --server URL --token T] PATH...")
+	fs := newFlags(e, "ingest", "ingest --source cloudtrail|k8s-audit|github|pgaudit|auditd|jsonl[:MAPPING] [--data DIR | --config FILE | --server URL --token T] PATH...")
 	var sf storeFlags
 	sf.register(fs.StringVar)
 	source := fs.String("source", "", "the format of the input")

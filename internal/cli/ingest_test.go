@@ -47,7 +47,7 @@ func TestIngestRejects(t *testing.T) {
 	if code != 1 || !strings.Contains(errs, "2 accepted, 1 rejected") || !strings.Contains(errs, "rejected "+in+":2: ") {
 		t.Fatalf("ingest with a bad line: exit %d\n%s", code, errs)
 	}
-	if code, _, errs := run(t, "ingest", "--source", "syslog", "--data", dir, in); code != 2 || !strings.Contains(errs, "--source must be one of cloudtrail, github, k8s-audit") {
+	if code, _, errs := run(t, "ingest", "--source", "syslog", "--data", dir, in); code != 2 || !strings.Contains(errs, "--source must be one of auditd, cloudtrail, github, jsonl, k8s-audit, pgaudit") {
 		t.Fatalf("unknown source: exit %d %s", code, errs)
 	}
 }

@@ -113,7 +113,7 @@ type Ingest struct {
 // Tail is one file or directory that serve follows: new records are appended
 // to the audit log as they are written; offsets survive restarts.
 type Tail struct {
-	Source   string        `yaml:"source"`   // cloudtrail, k8s-audit or github
+	Source   string        `yaml:"source"`   // one of TailSources
 	Path     string        `yaml:"path"`     // a file, or a directory of them
 	Interval time.Duration `yaml:"interval"` // how often to look for new records; 0 means 2s
 }
@@ -192,7 +192,7 @@ func (u Upstream) Password() (string, error) {
 }
 
 // TailSources are the sources Tail accepts.
-var TailSources = []string{"cloudtrail", "github", "k8s-audit"}
+var TailSources = []string{"auditd", "cloudtrail", "github", "jsonl", "k8s-audit", "pgaudit"}
 
 // Limits enforced by Validate.
 const (

@@ -339,7 +339,11 @@ func ParsePaths(p Parser, paths []string, emit func(event.Event) error) (Stats, 
 // DedupKey returns the key that identifies ev's original record across
 // deliveries, "" when its source gives none: CloudTrail's eventID, the
 // Kubernetes auditID with its stage (one request is logged once per stage),
-// GitHub's _document_id. A record ingested twice has the same key.
+// GitHub's _document_id, PostgreSQL's session id and session line number (the
+// same in csvlog and jsonlog, so a record read from both is stored once),
+// auditd's event timestamp and serial (with the node name when the records carry
+// one: serials are per host), and the id a jsonl mapping names. A record
+// ingested twice has the same key.
 func DedupKey(ev *event.Event) string {
 	str := func(k string) string {
 		s, _ := ev.Attrs[k].(string)
@@ -352,6 +356,15 @@ func DedupKey(ev *event.Event) string {
 		return ev.Source + ":" + str("k8s.audit_id") + "/" + str("k8s.stage")
 	case str("github.document_id") != "":
 		return ev.Source + ":" + str("github.document_id")
+	case str("postgres.session_id") != "" && str("postgres.session_line_num") != "":
+		return ev.Source + ":" + str("postgres.session_id") + "/" + str("postgres.session_line_num")
+	case str("auditd.event_id") != "":
+		if node := str("auditd.node"); node != "" {
+			return ev.Source + ":" + node + ":" + str("auditd.event_id")
+		}
+		return ev.Source + ":" + str("auditd.event_id")
+	case str("jsonl.id") != "":
+		return ev.Source + ":" + str("jsonl.id")
 	}
 	return ""
 }

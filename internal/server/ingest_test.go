@@ -67,7 +67,7 @@ func TestIngestEndpoint(t *testing.T) {
 	if ev := e.last(); ev.Source != "k8s-audit" || ev.Action != "delete" || ev.Actor.User != "bob" {
 		t.Fatalf("stored k8s event %+v", ev)
 	}
-	e.do("POST", "/v1/ingest/syslog", e.user, []byte("x")).wantError(t, 404, `unknown source "syslog" (want one of cloudtrail, github, k8s-audit)`)
+	e.do("POST", "/v1/ingest/syslog", e.user, []byte("x")).wantError(t, 404, `unknown source "syslog" (want one of auditd, cloudtrail, github, jsonl, k8s-audit, pgaudit)`)
 	if r := e.do("POST", "/v1/ingest/cloudtrail", "", []byte(body)); r.status != 401 {
 		t.Fatalf("no token: %d", r.status)
 	}
