@@ -12,13 +12,16 @@ import (
 // Source is the source of every event the gateway records.
 const Source = "gateway/postgres"
 
-// record appends one event durably.
-func (ss *session) record(ctx context.Context, ev event.Event) error {
-	evs := []event.Event{ev}
-	if _, err := ss.srv.deps.Log.Append(ctx, evs); err != nil {
-		return err
-	}
-	return nil
+// record appends one event durably, after every event queued before it.
+func (ss *session) record(_ context.Context, ev event.Event) error {
+	return ss.srv.app.record(ev)
+}
+
+// recordLater queues one event for the background appender: it is durable
+// within the flush interval (plus one group commit), and before the
+// session's close event.
+func (ss *session) recordLater(ev event.Event) {
+	ss.srv.app.add(ev, false)
 }
 
 func (ss *session) actor() event.Actor {

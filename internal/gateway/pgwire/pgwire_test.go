@@ -56,15 +56,38 @@ func (b *syncBuffer) Write(p []byte) (int, error) {
 }
 
 // newEnv starts a gateway in front of a fresh database, as connection "prod"
-// (environment production).
+// (environment production), in the strict audit mode.
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvWith(t, envOptions{audit: pgwire.AuditStrict})
+}
+
+type envOptions struct {
+	audit string
+	// wrap, when set, wraps the audit log's store.
+	wrap func(store.Store) store.Store
+	// pg, when set, is the PostgreSQL server to use instead of the shared one.
+	pg *pgtest.Server
+	// more are further connections to the same database: name -> audit mode.
+	more map[string]string
+}
+
+func newEnvWith(t *testing.T, o envOptions) *env {
+	t.Helper()
 	ctx := context.Background()
-	direct := pgtest.Shared(t).NewDB(t)
+	pg := o.pg
+	if pg == nil {
+		pg = pgtest.Shared(t)
+	}
+	direct := pg.NewDB(t)
 	dir := t.TempDir()
+	var st store.Store
 	st, err := sqlite.Open(ctx, filepath.Join(dir, "vigil.db"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if o.wrap != nil {
+		st = o.wrap(st)
 	}
 	s, v, err := auditlog.LoadOrCreateKey(dir, "test.vigil/pgwire")
 	if err != nil {
@@ -94,8 +117,11 @@ func newEnv(t *testing.T) *env {
 	}
 	up := pgwire.Upstream{Host: pc.Host, Port: int(pc.Port), Database: pc.Database, User: pc.User, Password: pc.Password, SSLMode: "disable"}
 	cfg := pgwire.Config{Connections: map[string]pgwire.Connection{
-		"prod": {Name: "prod", Environment: "production", Upstream: up, Audit: pgwire.AuditStrict},
+		"prod": {Name: "prod", Environment: "production", Upstream: up, Audit: o.audit},
 	}}
+	for name, mode := range o.more {
+		cfg.Connections[name] = pgwire.Connection{Name: name, Environment: "production", Upstream: up, Audit: mode}
+	}
 	e.srv = pgwire.New(cfg, pgwire.Deps{Log: l, Auth: auth.NewAuthenticator(st), Policy: eng,
 		Logger: slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -13,13 +13,16 @@ import (
 	"github.com/vigil-audit/vigil/internal/policy"
 )
 
+// closeWait bounds how long a terminated session waits for the upstream to
+// answer what was forwarded before the Terminate.
+const closeWait = 5 * time.Second
+
 // run relays the session until either side ends, then records its close.
+// The client's connection is closed only once the close event, and with it
+// every event of the session, is durable.
 func (ss *session) run() {
 	ss.stmts = map[string]*intent{}
 	ss.portals = map[string]*intent{}
-	ss.outcomes = make(chan event.Event, 256)
-	ss.outDone = make(chan struct{})
-	go ss.recordOutcomes()
 
 	upDone := make(chan struct{})
 	go func() {
@@ -27,40 +30,22 @@ func (ss *session) run() {
 		ss.upstreamLoop()
 	}()
 	ss.clientLoop()
-	ss.abort()
+	if ss.terminated.Load() {
+		// The upstream ends the connection after the Terminate; its answers
+		// to earlier messages are still relayed and their outcomes recorded.
+		ss.upConn.SetReadDeadline(time.Now().Add(closeWait))
+	} else {
+		ss.upConn.Close()
+	}
 	<-upDone
-	close(ss.outcomes)
-	<-ss.outDone
+	ss.upConn.Close()
 	ev := ss.sessionEvent("logoff", event.OutcomeSuccess, map[string]any{
 		"statements": ss.statements.Load(), "refused": ss.refused.Load(),
 	})
 	if err := ss.record(context.Background(), ev); err != nil {
 		ss.srv.logger.Error("session close not recorded", append(ss.log(), keyErr, err)...)
 	}
-}
-
-// recordOutcomes appends outcome events in the background, batching those
-// that queue up.
-func (ss *session) recordOutcomes() {
-	defer close(ss.outDone)
-	for ev := range ss.outcomes {
-		batch := []event.Event{ev}
-	more:
-		for len(batch) < 256 {
-			select {
-			case e, ok := <-ss.outcomes:
-				if !ok {
-					break more
-				}
-				batch = append(batch, e)
-			default:
-				break more
-			}
-		}
-		if _, err := ss.srv.deps.Log.Append(context.Background(), batch); err != nil {
-			ss.srv.logger.Error("outcome not recorded", append(ss.log(), keyErr, err)...)
-		}
-	}
+	ss.abort()
 }
 
 // clientLoop reads the client's messages, decides and records statements,
@@ -215,6 +200,13 @@ func (ss *session) decide(sql, protocol, stmtName string) (*intent, []byte) {
 		ss.srv.logger.Warn("decision failed closed", append(ss.log(), keyErr, derr)...)
 	}
 	ev := ss.intentEvent(a, d, protocol, stmtName)
+	if derr == nil && d.Effect == policy.EffectAllow && ss.standard() &&
+		!ss.srv.app.failing.Load() && plainRead(sql, d.Attrs) {
+		// A plain read in the standard mode: forwarded at once, its intent
+		// group-committed in the background.
+		ss.recordLater(ev)
+		return &intent{id: ev.ID, sql: sql, verb: ev.Action}, nil
+	}
 	if err := ss.record(ctx, ev); err != nil {
 		ss.refused.Add(1)
 		ss.srv.logger.Error("statement refused: audit log not writable", append(ss.log(), keyErr, err)...)
@@ -386,5 +378,5 @@ func (ss *session) finish(x *execution) {
 	if x == nil {
 		return
 	}
-	ss.outcomes <- ss.outcomeEvent(x)
+	ss.recordLater(ss.outcomeEvent(x))
 }

@@ -26,9 +26,56 @@
 //     session-open event cannot be written is refused with 58000 (FATAL).
 //   - FunctionCall messages (the fast-path interface) are refused: they would
 //     call functions by OID, outside of what the SQL classifier sees.
-//   - Every intent event is durable before the statement is forwarded (the
-//     "strict" audit mode); outcome events are appended in the background and
-//     are all durable before the session-close event is written.
+//
+// # Audit modes
+//
+// Each connection has an audit mode (Connection.Audit). All of a server's
+// session events go through one appender, which appends them to the audit
+// log in the order the sessions produced them: an outcome always comes after
+// its intent, and a session's close event after all of its other events.
+//
+//   - strict: every statement's intent event is durable before the
+//     statement is forwarded. Outcome events are queued for the background
+//     appender.
+//   - standard (the default, also when Audit is empty): the same as strict
+//     for every statement that is not a plain read, and for every refusal.
+//     A plain read is a text whose every statement, nested ones included,
+//     the SQL classifier reports as SELECT, with no locking clause and no
+//     INTO (the gateway refuses the fast path when the words "for" or "into"
+//     appear anywhere in the text), calling only functions of a short list
+//     of pure built-ins (pureFunctions), with no classifier flag set
+//     (privilege escalation, server access, dynamic SQL, safeguards off,
+//     ...); unparseable text is never a plain read. A plain read is
+//     forwarded at once; its intent event is queued for the background
+//     appender, which starts an append at most FlushInterval (default 5 ms,
+//     at most 10 ms) after the first queued event, or at once when a
+//     synchronous event joins the queue, and group-commits everything
+//     queued. After a background append fails, plain reads take the strict
+//     path until an append succeeds again.
+//
+// In both modes a session's close is acknowledged (the client's connection
+// closed, after Terminate or when the client went away) only once its close
+// event, and therefore every event of the session, is durable; Shutdown
+// drains the queue before it returns.
+//
+// After a crash of the gateway (or of its host), the audit log holds:
+//
+//   - strict: the intent of every statement that reached the database, and
+//     of every refusal the client saw. Outcome events of the last moments
+//     (at most FlushInterval plus one group commit) may be missing, and so
+//     may the close events of sessions open at the time.
+//   - standard: the same for every statement that is not a plain read and
+//     for every refusal. Intent and outcome events of plain reads forwarded
+//     within the last FlushInterval plus one group commit before the crash
+//     may be missing (the reads ran, but are not recorded). A read that
+//     reaches side effects through objects defined earlier (a view or
+//     operator calling a volatile function, a function shadowing a
+//     built-in through search_path) counts as a plain read by its text;
+//     those definitions are themselves DDL, recorded durably before they
+//     ran.
+//   - both: the log stays consistent and verifiable; nothing acknowledged
+//     as durable is lost; a session whose close the client saw has all of
+//     its events in the log.
 package pgwire
 
 import (
@@ -70,6 +117,10 @@ type Config struct {
 	// TLS, when set, is offered to clients that send SSLRequest. Without it,
 	// only loopback clients are accepted.
 	TLS *tls.Config
+	// FlushInterval bounds how long a background audit event waits before
+	// its append starts (default DefaultFlushInterval, at most
+	// MaxFlushInterval).
+	FlushInterval time.Duration
 }
 
 // Connection is one upstream database clients may reach.
@@ -77,7 +128,8 @@ type Connection struct {
 	Name        string
 	Environment string
 	Upstream    Upstream
-	// Audit is "strict" or "standard"; both currently behave as strict.
+	// Audit is "strict" or "standard" (the default when empty); any other
+	// value behaves as strict.
 	Audit string
 }
 
@@ -110,6 +162,9 @@ type Server struct {
 	sessions map[*session]struct{}
 	byPID    map[uint32]*session
 	wg       sync.WaitGroup
+
+	app       *appender
+	closeOnce sync.Once
 }
 
 // New returns a gateway.
@@ -119,6 +174,7 @@ func New(cfg Config, deps Deps) *Server {
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
+	s.app = newAppender(deps.Log, s.logger, cfg.FlushInterval)
 	return s
 }
 
@@ -181,6 +237,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}()
 	select {
 	case <-done:
+		s.closeOnce.Do(s.app.close)
 		return nil
 	case <-ctx.Done():
 	}
@@ -190,6 +247,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	<-done
+	s.closeOnce.Do(s.app.close)
 	return ctx.Err()
 }
 

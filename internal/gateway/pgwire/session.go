@@ -111,9 +111,6 @@ type session struct {
 	portals map[string]*intent
 	discard bool
 
-	outcomes chan event.Event
-	outDone  chan struct{}
-
 	terminated atomic.Bool
 	closeOnce  sync.Once
 	statements atomic.Int64
@@ -135,6 +132,12 @@ func (ss *session) abort() {
 			ss.upConn.Close()
 		}
 	})
+}
+
+// standard reports whether the session's connection uses the standard audit
+// mode (the default).
+func (ss *session) standard() bool {
+	return ss.conn.Audit == "" || ss.conn.Audit == AuditStandard
 }
 
 func (ss *session) log() []any {
