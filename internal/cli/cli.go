@@ -54,7 +54,7 @@ func commands() []command {
 		{"token", "create API tokens (token create --user NAME --role admin|auditor|user)", runToken},
 		{"audit", "verify, export and inspect the audit log (audit verify|checkpoint|export|pubkey)", runAudit},
 		{"detect", "run Sigma rules over log files offline (--rules DIR --source S PATH...)", runDetect},
-		{"rules", "check Sigma rules (rules lint PATH...)", runRules},
+		{"rules", "check Sigma rules and run detection fixtures (rules lint|test PATH...)", runRules},
 		{"ingest", "read external audit logs into the audit log (--source cloudtrail|k8s-audit|github|pgaudit|auditd|jsonl)", runIngest},
 		{"policy", "decide actions offline and run rule tests (policy eval|test)", runPolicy},
 		{"check", "decide one action for a CI pipeline: exit 0 allow, 1 deny or review (check sql|shell|tfplan)", runCheck},

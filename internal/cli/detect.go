@@ -22,11 +22,28 @@ import (
 func runRules(ctx context.Context, e *env, args []string) error {
 	return subcommand(ctx, e, "rules", args, map[string]func(context.Context, *env, []string) error{
 		"lint": runRulesLint,
+		"test": runRulesTest,
 	})
 }
 
-// ruleFiles lists the Sigma rule files (.yml, .yaml) that paths name.
+// ruleFiles lists the Sigma rule files (.yml, .yaml) that paths name,
+// detection fixtures (*.test.yml) left out.
 func ruleFiles(paths []string) ([]string, error) {
+	all, err := yamlFiles(paths)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, f := range all {
+		if !isRuleTest(f) {
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+// yamlFiles lists the YAML files that paths name.
+func yamlFiles(paths []string) ([]string, error) {
 	var out []string
 	for _, p := range paths {
 		err := filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
