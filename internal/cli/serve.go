@@ -142,6 +142,12 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return err
 		}
+		if corr != nil {
+			reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "vigil_detect_correlation_cap_evictions_total",
+				Help: "Correlation groups dropped because the cap on distinct group keys was reached.",
+			}, func() float64 { return float64(corr.CapEvictions()) }))
+		}
 		runner := &detect.Runner{Log: lg, Rules: rules, Correlations: corr, Sinks: sinks, Suppress: cfg.Detect.Suppress,
 			Logger: logger.With("component", "detect"), Metrics: detect.NewMetrics(reg)}
 		go runner.Run(sigCtx)
@@ -295,7 +301,8 @@ func alertSinks(cfg *config.Config, logger *slog.Logger) ([]detect.Sink, error) 
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, &detect.Webhook{URL: sk.URL, Format: sk.Type, Secret: []byte(secret), RoutingKey: key, MinSeverity: sk.MinSeverity})
+		out = append(out, &detect.Webhook{URL: sk.URL, Format: sk.Type, Secret: []byte(secret), RoutingKey: key,
+			MinSeverity: sk.MinSeverity, Rules: sk.Rules})
 	}
 	return out, nil
 }

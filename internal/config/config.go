@@ -131,11 +131,12 @@ type Alerts struct {
 
 // AlertSink is one destination of alerts.
 type AlertSink struct {
-	Type          string `yaml:"type"`            // webhook, slack, pagerduty or log
-	URL           string `yaml:"url"`             // for webhook, slack and pagerduty
-	SecretEnv     string `yaml:"secret_env"`      // webhook: env var holding the HMAC-SHA256 signing secret
-	RoutingKeyEnv string `yaml:"routing_key_env"` // pagerduty: env var holding the integration key
-	MinSeverity   string `yaml:"min_severity"`    // informational, low, medium, high or critical
+	Type          string   `yaml:"type"`            // webhook, slack, pagerduty or log
+	URL           string   `yaml:"url"`             // for webhook, slack and pagerduty
+	SecretEnv     string   `yaml:"secret_env"`      // webhook: env var holding the HMAC-SHA256 signing secret
+	RoutingKeyEnv string   `yaml:"routing_key_env"` // pagerduty: env var holding the integration key
+	MinSeverity   string   `yaml:"min_severity"`    // informational, low, medium, high or critical
+	Rules         []string `yaml:"rules"`           // only alerts of these rule ids; empty for all
 }
 
 // Gateway configures the protocol gateways.

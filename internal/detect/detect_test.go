@@ -188,3 +188,22 @@ func TestRunLatency(t *testing.T) {
 		}
 	}
 }
+
+func TestWebhookRouting(t *testing.T) {
+	h := &hook{got: make(chan struct{}, 4)}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	w := &detect.Webhook{URL: srv.URL, MinSeverity: "high", Rules: []string{"r1"}}
+	for _, a := range []*detect.Alert{
+		{RuleID: "r1", Severity: "critical"}, // sent
+		{RuleID: "r1", Severity: "medium"},   // below min_severity
+		{RuleID: "r2", Severity: "critical"}, // another rule
+	} {
+		if err := w.Send(context.Background(), a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(h.bodies) != 1 || !strings.Contains(string(h.bodies[0]), `"rule_id":"r1"`) {
+		t.Fatalf("routed %d alerts: %q", len(h.bodies), h.bodies)
+	}
+}

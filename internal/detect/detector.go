@@ -85,25 +85,17 @@ func correlationAlert(ca *correlate.Alert) *Alert {
 	return a
 }
 
-// eventFields resolves a field name the way Sigma rules see it: a dotted path
-// into the raw record, then Vigil's normalized fields.
+// eventFields resolves a field name for correlations: Vigil's normalized
+// names (actor.user, source, action, ...) from the event itself, any other
+// name as a dotted path into the raw record, decoded only if needed.
 func eventFields(ev *event.Event) func(string) (string, bool) {
 	var raw map[string]any
 	decoded := false
 	return func(name string) (string, bool) {
-		if !decoded {
-			decoded = true
-			if len(ev.Raw) > 0 {
-				json.Unmarshal(ev.Raw, &raw)
-			}
-		}
-		if v, ok := lookup(raw, name); ok {
-			return v, true
-		}
 		switch name {
-		case "actor.user", "actor", "user":
+		case "actor.user":
 			return ev.Actor.User, ev.Actor.User != ""
-		case "actor.src_ip", "src_ip", "SourceIP":
+		case "actor.src_ip":
 			return ev.Actor.SrcIP, ev.Actor.SrcIP != ""
 		case "source":
 			return ev.Source, true
@@ -117,6 +109,15 @@ func eventFields(ev *event.Event) func(string) (string, bool) {
 			return ev.Resource.Name, ev.Resource.Name != ""
 		case "resource.id":
 			return ev.Resource.ID, ev.Resource.ID != ""
+		}
+		if !decoded {
+			decoded = true
+			if len(ev.Raw) > 0 {
+				json.Unmarshal(ev.Raw, &raw)
+			}
+		}
+		if v, ok := lookup(raw, name); ok {
+			return v, true
 		}
 		if v, ok := ev.Attrs[strings.TrimPrefix(name, "attrs.")]; ok {
 			if s, ok := v.(string); ok {

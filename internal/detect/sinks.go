@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"time"
 )
 
@@ -33,9 +34,11 @@ type Webhook struct {
 	RoutingKey string // PagerDuty integration key
 	// MinSeverity drops alerts below it: informational < low < medium < high < critical.
 	MinSeverity string
-	Client      *http.Client
-	Retries     int           // attempts after the first (default 3)
-	Backoff     time.Duration // first wait, doubled each time (default 200ms)
+	// Rules, when set, limits the sink to alerts of these rule ids.
+	Rules   []string
+	Client  *http.Client
+	Retries int           // attempts after the first (default 3)
+	Backoff time.Duration // first wait, doubled each time (default 200ms)
 }
 
 // Name implements Sink.
@@ -46,6 +49,9 @@ var severityRank = map[string]int{"informational": 0, "info": 0, "low": 1, "medi
 // Send implements Sink.
 func (w *Webhook) Send(ctx context.Context, a *Alert) error {
 	if w.MinSeverity != "" && severityRank[a.Severity] < severityRank[w.MinSeverity] {
+		return nil
+	}
+	if len(w.Rules) > 0 && !slices.Contains(w.Rules, a.RuleID) {
 		return nil
 	}
 	body, err := w.body(a)
