@@ -99,7 +99,7 @@ func runRulesLint(_ context.Context, e *env, args []string) error {
 
 // loadSigma compiles the built-in detections (unless noBuiltin) and every
 // rule, filter and correlation in the named files.
-func loadSigma(paths []string, noBuiltin bool) (*sigma.Engine, *correlate.Engine, error) {
+func loadSigma(paths []string, noBuiltin bool, opts ...builtin.Options) (*sigma.Engine, *correlate.Engine, error) {
 	files, err := ruleFiles(paths)
 	if err != nil {
 		return nil, nil, err
@@ -110,7 +110,7 @@ func loadSigma(paths []string, noBuiltin bool) (*sigma.Engine, *correlate.Engine
 		if rules, err = builtin.Rules(); err != nil {
 			return nil, nil, err
 		}
-		if corrs, err = builtin.Correlations(); err != nil {
+		if corrs, err = builtin.Correlations(opts...); err != nil {
 			return nil, nil, err
 		}
 	}

@@ -124,7 +124,7 @@ func TestDetectStratusCorpus(t *testing.T) {
 		loginProfile     = "055fb148-60f8-462d-ad16-26926ce050f1" // AWS User Login Profile Was Modified
 	)
 	want := map[string][]string{
-		"aws.credential-access.ec2-get-password-data":                 {assumeRoleMisuse, "vigil-credential-access", "vigil-repeated-access-failures"},
+		"aws.credential-access.ec2-get-password-data":                 {assumeRoleMisuse, "vigil-credential-access", "vigil-repeated-access-failures", "vigil-repeated-access-failures-ip"},
 		"aws.credential-access.secretsmanager-batch-retrieve-secrets": {"vigil-credential-access"},
 		"aws.credential-access.ssm-retrieve-securestring-parameters":  {"vigil-credential-access"},
 		"aws.defense-evasion.cloudtrail-event-selectors":              {"vigil-logging-off"},

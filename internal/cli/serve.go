@@ -21,6 +21,7 @@ import (
 	"github.com/vigil-audit/vigil/internal/auth"
 	"github.com/vigil-audit/vigil/internal/config"
 	"github.com/vigil-audit/vigil/internal/detect"
+	"github.com/vigil-audit/vigil/internal/detect/builtin"
 	"github.com/vigil-audit/vigil/internal/event"
 	"github.com/vigil-audit/vigil/internal/gateway/pgwire"
 	"github.com/vigil-audit/vigil/internal/ingest/sources"
@@ -134,7 +135,8 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		go retain(sigCtx, lg, cfg.Retention.Events, cfg.Retention.Interval, logger)
 	}
 	{
-		rules, corr, err := loadSigma(cfg.Detect.Rules, false)
+		rules, corr, err := loadSigma(cfg.Detect.Rules, false, builtin.Options{
+			FailedAccessCount: cfg.Detect.FailedAccess.Count, FailedAccessWindow: cfg.Detect.FailedAccess.Window})
 		if err != nil {
 			return fmt.Errorf("detect.rules: %w", err)
 		}

@@ -120,8 +120,16 @@ type Tail struct {
 
 // Detect configures the detections serve runs over the audit log.
 type Detect struct {
-	Rules    []string      `yaml:"rules"`    // Sigma rule files or directories
-	Suppress time.Duration `yaml:"suppress"` // repeats of a rule for one actor raise no new alert for this long; 0 means 10m
+	Rules        []string      `yaml:"rules"`         // Sigma rule files or directories
+	Suppress     time.Duration `yaml:"suppress"`      // repeats of a rule for one actor raise no new alert for this long; 0 means 10m
+	FailedAccess FailedAccess  `yaml:"failed_access"` // threshold of the built-in repeated-failures correlations
+}
+
+// FailedAccess is "Count failures or refusals within Window" for one actor or
+// one source address.
+type FailedAccess struct {
+	Count  int           `yaml:"count"`  // default 5
+	Window time.Duration `yaml:"window"` // default 10m
 }
 
 // Alerts configures where alerts go.
@@ -405,6 +413,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Detect.Suppress < 0 {
 		add("detect.suppress", "must not be negative")
+	}
+	if c.Detect.FailedAccess.Count < 0 {
+		add("detect.failed_access.count", "must not be negative")
+	}
+	if c.Detect.FailedAccess.Window < 0 {
+		add("detect.failed_access.window", "must not be negative")
 	}
 	for i, sk := range c.Alerts.Sinks {
 		at := fmt.Sprintf("alerts.sinks[%d]", i)

@@ -590,8 +590,8 @@ func TestDocsCoverEveryKey(t *testing.T) {
 		}
 	}
 	walk(reflect.TypeFor[Config](), "")
-	if len(paths) != 21 {
-		t.Errorf("found %d keys, want 21: %v", len(paths), paths)
+	if len(paths) != 23 {
+		t.Errorf("found %d keys, want 23: %v", len(paths), paths)
 	}
 	for _, p := range paths {
 		if !strings.Contains(string(doc), "| `"+p+"` |") {

@@ -9,6 +9,8 @@ import (
 	"embed"
 	"fmt"
 	"io/fs"
+	"strings"
+	"time"
 
 	"github.com/vigil-audit/vigil/internal/detect/correlate"
 	"github.com/vigil-audit/vigil/internal/detect/sigma"
@@ -31,15 +33,37 @@ func Rules() ([]*sigma.Rule, error) {
 	return out, err
 }
 
+// Options tune the built-in correlations.
+type Options struct {
+	// FailedAccessCount and FailedAccessWindow set the repeated-failures
+	// correlations' threshold (default 5 in 10m).
+	FailedAccessCount  int
+	FailedAccessWindow time.Duration
+}
+
 // Correlations parses every built-in correlation: repeated failed or denied
-// access, and privilege escalation with no approved review.
-func Correlations() ([]*correlate.Correlation, error) {
+// access (per actor and per source address), and privilege escalation with
+// no approved review.
+func Correlations(opts ...Options) ([]*correlate.Correlation, error) {
 	var out []*correlate.Correlation
 	err := each(func(name string, data []byte) error {
 		cs, err := correlate.Parse(data, name)
 		out = append(out, cs...)
 		return err
 	})
+	for _, o := range opts {
+		for _, c := range out {
+			if !strings.HasPrefix(c.ID, "vigil-repeated-access-failures") {
+				continue
+			}
+			if o.FailedAccessCount > 0 {
+				c.Condition = correlate.Condition{Comparisons: []correlate.Comparison{{Op: "gte", Value: float64(o.FailedAccessCount)}}}
+			}
+			if o.FailedAccessWindow > 0 {
+				c.Timespan = o.FailedAccessWindow
+			}
+		}
+	}
 	return out, err
 }
 

@@ -155,3 +155,31 @@ func TestBuiltinCorrelations(t *testing.T) {
 		t.Fatalf("grant 25h after a review fired %v", got)
 	}
 }
+
+func TestFailedAccessThreshold(t *testing.T) {
+	rules, _ := builtin.Rules()
+	corrs, err := builtin.Correlations(builtin.Options{FailedAccessCount: 2, FailedAccessWindow: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, _ := sigma.NewEngine(rules, sigma.Options{})
+	ce, err := correlate.New(corrs, correlate.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &detect.Detector{Rules: eng, Correlations: ce}
+	t0 := time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)
+	var ids []string
+	for i, at := range []time.Time{t0, t0.Add(2 * time.Minute), t0.Add(2*time.Minute + 30*time.Second)} {
+		ev := event.Event{ID: fmt.Sprintf("01J00000000000000000000%03d", i), Source: "vigil/api", Action: "GET /v1/events", Time: at,
+			Outcome: "failure", Actor: event.Actor{User: "unknown", SrcIP: "203.0.113.7"}}
+		for _, a := range d.Evaluate(&ev) {
+			ids = append(ids, a.RuleID+"@"+a.Group)
+		}
+	}
+	sort.Strings(ids)
+	want := "vigil-repeated-access-failures-ip@actor.src_ip=203.0.113.7,vigil-repeated-access-failures@actor.user=unknown"
+	if strings.Join(ids, ",") != want {
+		t.Fatalf("2 failures in 1m (not the first, 2 minutes apart): %v; want %s", ids, want)
+	}
+}
