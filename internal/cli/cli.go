@@ -53,7 +53,7 @@ func commands() []command {
 		{"serve", "run the Vigil server (HTTP API, audit log)", runServe},
 		{"token", "create API tokens (token create --user NAME --role admin|auditor|user)", runToken},
 		{"audit", "verify, export and inspect the audit log (audit verify|checkpoint|export|pubkey)", runAudit},
-		{"detect", "run Sigma rules over log files offline (--rules DIR --source S PATH...)", runDetect},
+		{"detect", "run detections over log files or an audit export offline (--source S PATH...)", runDetect},
 		{"rules", "check Sigma rules and run detection fixtures (rules lint|test PATH...)", runRules},
 		{"ingest", "read external audit logs into the audit log (--source cloudtrail|k8s-audit|github|pgaudit|auditd|jsonl)", runIngest},
 		{"policy", "decide actions offline and run rule tests (policy eval|test)", runPolicy},

@@ -174,3 +174,22 @@ func TestDetectStratusCorpus(t *testing.T) {
 		})
 	}
 }
+
+// TestDetectExport runs detections over `vigil audit export` output.
+func TestDetectExport(t *testing.T) {
+	dir := t.TempDir()
+	trail := filepath.Join(ingesttest.Corpus(t, "cloudtrail"), "stratus", "aws.defense-evasion.cloudtrail-event-selectors.json")
+	if code, _, errs := run(t, "ingest", "--source", "cloudtrail", "--data", dir, trail); code != 0 {
+		t.Fatalf("ingest: %s", errs)
+	}
+	code, exp, _ := run(t, "audit", "export", "--data", dir)
+	if code != 0 {
+		t.Fatal("export failed")
+	}
+	in := filepath.Join(t.TempDir(), "export.jsonl")
+	os.WriteFile(in, []byte(exp), 0o600)
+	code, out, errs := run(t, "detect", "--source", "vigil", in)
+	if code != 0 || !strings.Contains(out, `"rule_id":"vigil-logging-off"`) {
+		t.Fatalf("detect over an export: exit %d\n%s%s", code, out, errs)
+	}
+}
