@@ -169,3 +169,32 @@ func TestAppendRejectsBadEventAtomically(t *testing.T) {
 		t.Fatalf("a rejected batch appended %d events", l.Head().Size)
 	}
 }
+
+func TestVerifyLive(t *testing.T) {
+	ctx := context.Background()
+	l := openLog(t, t.TempDir(), 4)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; i < 300; i++ {
+			if _, err := l.Append(ctx, []event.Event{ev(i)}); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	for i := 0; i < 5; i++ {
+		rep, err := l.VerifyLive(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !rep.OK() {
+			t.Fatalf("live verify during appends: %v", rep.Problems)
+		}
+	}
+	<-done
+	rep, err := l.VerifyLive(ctx)
+	if err != nil || !rep.OK() || rep.Entries != 300 {
+		t.Fatalf("after appends: %d entries, %v, %v", rep.Entries, err, rep.Problems)
+	}
+}

@@ -155,6 +155,9 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		go runner.Run(sigCtx)
 		logger.Info("detections", keyCount, len(rules.Rules()))
 	}
+	if cfg.Audit.VerifyEvery > 0 {
+		go verifyPeriodically(sigCtx, lg, cfg.Audit.VerifyEvery, logger.With("component", "verify"))
+	}
 	for _, tc := range cfg.Ingest.Tail {
 		parser, ok := sources.Parser(tc.Source)
 		if !ok {
@@ -307,4 +310,46 @@ func alertSinks(cfg *config.Config, logger *slog.Logger) ([]detect.Sink, error) 
 			MinSeverity: sk.MinSeverity, Rules: sk.Rules})
 	}
 	return out, nil
+}
+
+// verifyPeriodically verifies the whole log every interval and records each
+// result as an event, so that a failure raises the built-in alert.
+func verifyPeriodically(ctx context.Context, lg *auditlog.Log, every time.Duration, logger *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := verifyOnce(ctx, lg, logger); err != nil && ctx.Err() == nil {
+			logger.Error("periodic verification", keyErr, err)
+		}
+	}
+}
+
+func verifyOnce(ctx context.Context, lg *auditlog.Log, logger *slog.Logger) error {
+	start := time.Now()
+	rep, err := lg.VerifyLive(ctx)
+	if err != nil {
+		return err
+	}
+	ev := event.Event{
+		Source: "vigil", ClassUID: event.ClassComplianceFinding, Activity: "other",
+		Actor:    event.Actor{User: "vigil", Type: "system"},
+		Action:   "audit.verify",
+		Resource: event.Resource{Type: "audit_log", Name: lg.Origin()},
+		Outcome:  event.OutcomeSuccess,
+		Attrs: map[string]any{"entries": rep.Entries, "head_size": rep.Head.Size, "checkpoints": rep.Checkpoints,
+			"duration_ms": time.Since(start).Milliseconds()},
+	}
+	if !rep.OK() {
+		ev.Outcome = event.OutcomeFailure
+		ev.Attrs["first_problem"] = rep.Problems[0].String()
+		ev.Attrs["problems"] = len(rep.Problems)
+		logger.Error("AUDIT LOG VERIFICATION FAILED", "first_problem", rep.Problems[0].String())
+	}
+	_, err = lg.Append(ctx, []event.Event{ev})
+	return err
 }

@@ -97,6 +97,9 @@ type Log struct {
 type Audit struct {
 	MaxBatch        int `yaml:"max_batch"`        // most events in one group commit
 	CheckpointEvery int `yaml:"checkpoint_every"` // keep a checkpoint in history every N entries
+	// VerifyEvery is how often serve verifies the whole log and records the
+	// result as an event (a failure raises the built-in alert); 0 turns it off.
+	VerifyEvery time.Duration `yaml:"verify_every"`
 }
 
 // Retention configures dropping old event payloads (leaf hashes are kept).
@@ -222,7 +225,7 @@ func Default() *Config {
 		},
 		Store: Store{Driver: DriverSQLite},
 		Log:   Log{Level: "info", Format: "text"},
-		Audit: Audit{MaxBatch: 1024, CheckpointEvery: 1024},
+		Audit: Audit{MaxBatch: 1024, CheckpointEvery: 1024, VerifyEvery: time.Hour},
 		Retention: Retention{
 			Events:   0,
 			Interval: time.Hour,
@@ -350,6 +353,9 @@ func (c *Config) Validate() error {
 
 	if b := c.Audit.MaxBatch; b < 1 || b > MaxAuditBatch {
 		add("audit.max_batch", "must be from 1 to %d, not %d", MaxAuditBatch, b)
+	}
+	if v := c.Audit.VerifyEvery; v < 0 || (v > 0 && v < time.Minute) {
+		add("audit.verify_every", "must be 0 (off) or at least 1m, not %s", FormatDuration(v))
 	}
 	if n := c.Audit.CheckpointEvery; n < 1 {
 		add("audit.checkpoint_every", "must be at least 1, not %d", n)

@@ -32,7 +32,7 @@ func TestDefault(t *testing.T) {
 		},
 		Store:     Store{Driver: "sqlite"},
 		Log:       Log{Origin: "", Level: "info", Format: "text"},
-		Audit:     Audit{MaxBatch: 1024, CheckpointEvery: 1024},
+		Audit:     Audit{MaxBatch: 1024, CheckpointEvery: 1024, VerifyEvery: time.Hour},
 		Retention: Retention{Events: 0, Interval: time.Hour},
 	}
 	if got := fields(Default()); !reflect.DeepEqual(got, want) {
@@ -80,7 +80,7 @@ func TestLoadFull(t *testing.T) {
 		},
 		Store:     Store{Driver: "postgres", DSNEnv: "VIGIL_TEST_DSN"},
 		Log:       Log{Origin: "vigil.example.com/prod-1", Level: "debug", Format: "json"},
-		Audit:     Audit{MaxBatch: 256, CheckpointEvery: 4096},
+		Audit:     Audit{MaxBatch: 256, CheckpointEvery: 4096, VerifyEvery: time.Hour},
 		Retention: Retention{Events: 365 * 24 * time.Hour, Interval: 6 * time.Hour},
 	}
 	if got := fields(c); !reflect.DeepEqual(got, want) {
@@ -590,8 +590,8 @@ func TestDocsCoverEveryKey(t *testing.T) {
 		}
 	}
 	walk(reflect.TypeFor[Config](), "")
-	if len(paths) != 23 {
-		t.Errorf("found %d keys, want 23: %v", len(paths), paths)
+	if len(paths) != 24 {
+		t.Errorf("found %d keys, want 24: %v", len(paths), paths)
 	}
 	for _, p := range paths {
 		if !strings.Contains(string(doc), "| `"+p+"` |") {

@@ -75,6 +75,8 @@ func TestBuiltins(t *testing.T) {
 		{"refused GRANT is blocked, not a grant", vigil("gateway/postgres", "GRANT", "review"), "vigil-blocked-by-policy"},
 		{"denied decision", vigil("vigil/decide", "shell", "deny"), "vigil-blocked-by-policy"},
 		{"allowed decision is quiet", vigil("vigil/decide", "shell", "allow"), ""},
+		{"verification failed", event.Event{Source: "vigil", Action: "audit.verify", Outcome: "failure", Actor: event.Actor{User: "vigil"}}, "vigil-audit-verify-failed"},
+		{"verification passed is quiet", event.Event{Source: "vigil", Action: "audit.verify", Outcome: "success", Actor: event.Actor{User: "vigil"}}, ""},
 	}
 	for _, c := range cases {
 		var ids []string
