@@ -89,6 +89,9 @@ func appendBody(b []byte, e *Event) ([]byte, error) {
 				b = appendString(b, r.Effect)
 				b = appendOpt(b, "severity", r.Severity)
 				b = appendOpt(b, "message", r.Message)
+				if r.DryRun {
+					b = append(b, `,"dry_run":true`...)
+				}
 				b = append(b, '}')
 			}
 			b = append(b, ']')

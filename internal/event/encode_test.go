@@ -43,7 +43,7 @@ func TestEncodingMatchesEncodingJSON(t *testing.T) {
 			Action:   weird,
 			Resource: Resource{Type: "t", ID: "i", Name: weird, Environment: "production", Labels: map[string]string{"z": "1", "a": weird, weird: "x"}},
 			Target:   "prod", Outcome: "denied",
-			Decision: &Decision{Effect: "deny", Rules: []RuleResult{{ID: "r", Effect: "deny", Severity: "high", Message: weird}, {ID: "q", Effect: "log"}}, Message: "m", ReviewID: "rv"},
+			Decision: &Decision{Effect: "deny", Rules: []RuleResult{{ID: "r", Effect: "deny", Severity: "high", Message: weird}, {ID: "q", Effect: "log"}, {ID: "d", Effect: "deny", DryRun: true}}, Message: "m", ReviewID: "rv"},
 			ParentID: "01J0000000000000000000000B",
 			Attrs: map[string]any{"b": []any{1, "x", nil, true, int64(-7), uint64(1 << 63), 1e21, 1e-7, 3.0}, "a": map[string]any{"y": 2.5, "x": weird},
 				"html": "<a href='x'>&</a>", "list": []string{weird, ""}, "nil list": []string(nil), "nil map": map[string]any(nil),

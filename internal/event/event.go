@@ -131,6 +131,8 @@ type RuleResult struct {
 	Effect   string `json:"effect"`
 	Severity string `json:"severity,omitempty"`
 	Message  string `json:"message,omitempty"`
+	// DryRun marks a rule in dry-run mode: recorded, not enforced.
+	DryRun bool `json:"dry_run,omitempty"`
 }
 
 // FieldError says which field of an event is wrong and why.

@@ -161,7 +161,7 @@ func (d *Decision) Record() (outcome string, ed *event.Decision) {
 	}
 	ed = &event.Decision{Effect: d.Effect, Message: d.Message}
 	for _, rr := range d.Rules {
-		ed.Rules = append(ed.Rules, event.RuleResult{ID: rr.ID, Effect: rr.Effect, Severity: rr.Severity, Message: rr.Message})
+		ed.Rules = append(ed.Rules, event.RuleResult{ID: rr.ID, Effect: rr.Effect, Severity: rr.Severity, Message: rr.Message, DryRun: rr.DryRun})
 	}
 	return outcome, ed
 }

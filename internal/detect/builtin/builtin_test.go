@@ -76,6 +76,10 @@ func TestBuiltins(t *testing.T) {
 		{"denied decision", vigil("vigil/decide", "shell", "deny"), "vigil-blocked-by-policy"},
 		{"allowed decision is quiet", vigil("vigil/decide", "shell", "allow"), ""},
 		{"verification failed", event.Event{Source: "vigil", Action: "audit.verify", Outcome: "failure", Actor: event.Actor{User: "vigil"}}, "vigil-audit-verify-failed"},
+		{"a dry-run rule would have denied", event.Event{Source: "vigil/decide", Action: "sql", Actor: event.Actor{User: "u"},
+			Decision: &event.Decision{Effect: "allow", Rules: []event.RuleResult{{ID: "team.no-truncate", Effect: "deny", DryRun: true}}}}, "vigil-dry-run-would-block"},
+		{"a dry-run log rule is quiet", event.Event{Source: "vigil/decide", Action: "sql", Actor: event.Actor{User: "u"},
+			Decision: &event.Decision{Effect: "allow", Rules: []event.RuleResult{{ID: "team.note", Effect: "log", DryRun: true}}}}, ""},
 		{"verification passed is quiet", event.Event{Source: "vigil", Action: "audit.verify", Outcome: "success", Actor: event.Actor{User: "vigil"}}, ""},
 	}
 	for _, c := range cases {

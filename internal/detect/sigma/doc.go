@@ -193,7 +193,9 @@ func str(out *[]value, s string) bool {
 // normalized resolves a field against Vigil's normalized event fields:
 // source, action, outcome, activity, class_uid, target, id, time, parent_id,
 // actor.*, resource.* (with resource.labels.KEY), decision.effect,
-// decision.message, decision.review_id, decision.rules (rule ids) and
+// decision.message, decision.review_id, decision.rules (rule ids),
+// decision.dry_run_blocks (ids of dry-run rules that would have denied or
+// sent to review) and
 // attrs.KEY (a key may itself hold dots, e.g. attrs.aws.source).
 func normalized(ev *event.Event, name string, out *[]value) bool {
 	switch name {
@@ -261,6 +263,19 @@ func normalized(ev *event.Event, name string, out *[]value) bool {
 			str(out, r.ID)
 		}
 		return true
+	case "decision.dry_run_blocks":
+		// Rules in dry-run mode that would have denied or sent the action to
+		// review had they been enforced.
+		found := false
+		if ev.Decision != nil {
+			for _, r := range ev.Decision.Rules {
+				if r.DryRun && (r.Effect == "deny" || r.Effect == "review") {
+					str(out, r.ID)
+					found = true
+				}
+			}
+		}
+		return found
 	}
 	if k, ok := strings.CutPrefix(name, "resource.labels."); ok {
 		v, found := ev.Resource.Labels[k]
