@@ -193,3 +193,12 @@ func TestDetectExport(t *testing.T) {
 		t.Fatalf("detect over an export: exit %d\n%s%s", code, out, errs)
 	}
 }
+
+// TestDetectPgHba: an auditd file watch on pg_hba.conf, read by the auditd
+// parser, raises the built-in alert.
+func TestDetectPgHba(t *testing.T) {
+	code, out, errs := run(t, "detect", "--source", "auditd", filepath.Join("testdata", "auditd", "pg_hba.log"))
+	if code != 0 || !strings.Contains(out, `"rule_id":"vigil-pg-hba-changed"`) || !strings.Contains(out, `"group":"uid:1000"`) {
+		t.Fatalf("exit %d\n%s%s", code, out, errs)
+	}
+}

@@ -80,6 +80,10 @@ func TestBuiltins(t *testing.T) {
 			Decision: &event.Decision{Effect: "allow", Rules: []event.RuleResult{{ID: "team.no-truncate", Effect: "deny", DryRun: true}}}}, "vigil-dry-run-would-block"},
 		{"a dry-run log rule is quiet", event.Event{Source: "vigil/decide", Action: "sql", Actor: event.Actor{User: "u"},
 			Decision: &event.Decision{Effect: "allow", Rules: []event.RuleResult{{ID: "team.note", Effect: "log", DryRun: true}}}}, ""},
+		{"pg_hba.conf written", event.Event{Source: "auditd", Action: "vim", Actor: event.Actor{User: "root"},
+			Attrs: map[string]any{"auditd.paths": []any{"/etc/postgresql/15/main", "/etc/postgresql/15/main/pg_hba.conf"}}}, "vigil-pg-hba-changed"},
+		{"postgresql.conf written is quiet", event.Event{Source: "auditd", Action: "vim", Actor: event.Actor{User: "root"},
+			Attrs: map[string]any{"auditd.paths": []any{"/etc/postgresql/15/main/postgresql.conf"}}}, ""},
 		{"verification passed is quiet", event.Event{Source: "vigil", Action: "audit.verify", Outcome: "success", Actor: event.Actor{User: "vigil"}}, ""},
 	}
 	for _, c := range cases {
