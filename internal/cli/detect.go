@@ -103,6 +103,11 @@ func runRulesLint(_ context.Context, e *env, args []string) error {
 // loadSigma compiles the built-in detections (unless noBuiltin) and every
 // rule, filter and correlation in the named files.
 func loadSigma(paths []string, noBuiltin bool, opts ...builtin.Options) (*sigma.Engine, *correlate.Engine, error) {
+	return loadSigmaWith(paths, noBuiltin, nil, opts...)
+}
+
+// loadSigmaWith is loadSigma with values for %name% placeholders.
+func loadSigmaWith(paths []string, noBuiltin bool, placeholders map[string][]string, opts ...builtin.Options) (*sigma.Engine, *correlate.Engine, error) {
 	files, err := ruleFiles(paths)
 	if err != nil {
 		return nil, nil, err
@@ -135,7 +140,7 @@ func loadSigma(paths []string, noBuiltin bool, opts ...builtin.Options) (*sigma.
 		}
 		corrs = append(corrs, cs...)
 	}
-	eng, err := sigma.NewEngine(rules, sigma.Options{Filters: filters})
+	eng, err := sigma.NewEngine(rules, sigma.Options{Filters: filters, Placeholders: placeholders})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -135,7 +135,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		go retain(sigCtx, lg, cfg.Retention.Events, cfg.Retention.Interval, logger)
 	}
 	{
-		rules, corr, err := loadSigma(cfg.Detect.Rules, false, builtin.Options{
+		rules, corr, err := loadSigmaWith(cfg.Detect.Rules, false, cfg.Detect.Placeholders, builtin.Options{
 			FailedAccessCount: cfg.Detect.FailedAccess.Count, FailedAccessWindow: cfg.Detect.FailedAccess.Window})
 		if err != nil {
 			return fmt.Errorf("detect.rules: %w", err)
@@ -151,7 +151,8 @@ func runServe(ctx context.Context, e *env, args []string) error {
 			}, func() float64 { return float64(corr.CapEvictions()) }))
 		}
 		runner := &detect.Runner{Log: lg, Rules: rules, Correlations: corr, Sinks: sinks, Suppress: cfg.Detect.Suppress,
-			Logger: logger.With("component", "detect"), Metrics: detect.NewMetrics(reg)}
+			SuppressRules: cfg.Detect.SuppressRules,
+			Logger:        logger.With("component", "detect"), Metrics: detect.NewMetrics(reg)}
 		go runner.Run(sigCtx)
 		logger.Info("detections", keyCount, len(rules.Rules()))
 	}

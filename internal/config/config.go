@@ -126,6 +126,10 @@ type Detect struct {
 	Rules        []string      `yaml:"rules"`         // Sigma rule files or directories
 	Suppress     time.Duration `yaml:"suppress"`      // repeats of a rule for one actor raise no new alert for this long; 0 means 10m
 	FailedAccess FailedAccess  `yaml:"failed_access"` // threshold of the built-in repeated-failures correlations
+	// SuppressRules overrides Suppress for single rules, by rule id.
+	SuppressRules map[string]time.Duration `yaml:"suppress_rules"`
+	// Placeholders give the values of %name% placeholders (Sigma's expand modifier).
+	Placeholders map[string][]string `yaml:"placeholders"`
 }
 
 // FailedAccess is "Count failures or refusals within Window" for one actor or

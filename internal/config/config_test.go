@@ -324,6 +324,16 @@ func TestValidateBuiltInCode(t *testing.T) {
 	}
 }
 
+func TestDetectMaps(t *testing.T) {
+	c, err := Parse("vigil.yaml", []byte("detect:\n  suppress_rules: {vigil-logging-off: 1h}\n  placeholders:\n    admins: [root, alice]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Detect.SuppressRules["vigil-logging-off"] != time.Hour || strings.Join(c.Detect.Placeholders["admins"], ",") != "root,alice" {
+		t.Fatalf("detect = %+v", c.Detect)
+	}
+}
+
 func TestStoreDSN(t *testing.T) {
 	const env = "VIGIL_CONFIG_TEST_DSN"
 	tests := []struct {
@@ -590,8 +600,8 @@ func TestDocsCoverEveryKey(t *testing.T) {
 		}
 	}
 	walk(reflect.TypeFor[Config](), "")
-	if len(paths) != 24 {
-		t.Errorf("found %d keys, want 24: %v", len(paths), paths)
+	if len(paths) != 26 {
+		t.Errorf("found %d keys, want 26: %v", len(paths), paths)
 	}
 	for _, p := range paths {
 		if !strings.Contains(string(doc), "| `"+p+"` |") {

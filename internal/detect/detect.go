@@ -81,6 +81,8 @@ type Runner struct {
 	// Suppress is how long repeats of a rule for one group raise no new
 	// alert (default 10m).
 	Suppress time.Duration
+	// SuppressRules overrides Suppress for single rules, by rule id.
+	SuppressRules map[string]time.Duration
 	// Poll is how often the runner looks for new events when idle (default 20ms).
 	Poll    time.Duration
 	Metrics *Metrics
@@ -196,7 +198,7 @@ func (r *Runner) evaluate(ev *event.Event) []*Alert {
 		if sup <= 0 {
 			sup = 10 * time.Minute
 		}
-		r.det = &Detector{Rules: r.Rules, Correlations: r.Correlations, Suppress: sup}
+		r.det = &Detector{Rules: r.Rules, Correlations: r.Correlations, Suppress: sup, SuppressRules: r.SuppressRules}
 	})
 	return r.det.Evaluate(ev)
 }

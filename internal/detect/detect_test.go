@@ -3,6 +3,7 @@ package detect_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -205,5 +206,26 @@ func TestWebhookRouting(t *testing.T) {
 	}
 	if len(h.bodies) != 1 || !strings.Contains(string(h.bodies[0]), `"rule_id":"r1"`) {
 		t.Fatalf("routed %d alerts: %q", len(h.bodies), h.bodies)
+	}
+}
+
+func TestSuppressPerRule(t *testing.T) {
+	e := newEnv(t)
+	t0 := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	count := func(d *detect.Detector) int {
+		n := 0
+		for i, at := range []time.Time{t0, t0.Add(time.Minute)} {
+			raw := `{"eventSource":"cloudtrail.amazonaws.com","eventName":"StopLogging"}`
+			ev := event.Event{ID: fmt.Sprintf("01J00000000000000000000%03d", i), Time: at, Source: "cloudtrail", Actor: event.Actor{User: "m"}, Raw: json.RawMessage(raw)}
+			n += len(d.Evaluate(&ev))
+		}
+		return n
+	}
+	if n := count(&detect.Detector{Rules: e.eng, Suppress: 10 * time.Minute}); n != 1 {
+		t.Fatalf("two matches a minute apart, 10m window: %d alerts; want 1", n)
+	}
+	if n := count(&detect.Detector{Rules: e.eng, Suppress: 10 * time.Minute,
+		SuppressRules: map[string]time.Duration{"11111111-2222-3333-4444-555555555555": 30 * time.Second}}); n != 2 {
+		t.Fatalf("with a 30s window for the rule: %d alerts; want 2", n)
 	}
 }

@@ -19,6 +19,8 @@ type Detector struct {
 	Rules        *sigma.Engine
 	Correlations *correlate.Engine // may be nil
 	Suppress     time.Duration     // 0: no suppression
+	// SuppressRules overrides Suppress for single rules, by rule id.
+	SuppressRules map[string]time.Duration
 
 	mu   sync.Mutex
 	last map[[2]string]time.Time
@@ -55,7 +57,11 @@ func (d *Detector) Evaluate(ev *event.Event) []*Alert {
 }
 
 func (d *Detector) suppressed(rule, group string, at time.Time) bool {
-	if d.Suppress <= 0 {
+	window := d.Suppress
+	if w, ok := d.SuppressRules[rule]; ok {
+		window = w
+	}
+	if window <= 0 {
 		return false
 	}
 	d.mu.Lock()
@@ -64,7 +70,7 @@ func (d *Detector) suppressed(rule, group string, at time.Time) bool {
 		d.last = map[[2]string]time.Time{}
 	}
 	k := [2]string{rule, group}
-	if last, seen := d.last[k]; seen && at.Sub(last) < d.Suppress && last.Sub(at) < d.Suppress {
+	if last, seen := d.last[k]; seen && at.Sub(last) < window && last.Sub(at) < window {
 		return true
 	}
 	d.last[k] = at
