@@ -112,10 +112,22 @@ func runIngest(ctx context.Context, e *env, args []string) error {
 	if err == nil {
 		err = flush()
 	}
+	deadLetters := 0
+	if err == nil && stats.Rejected > 0 {
+		// Rejected records are kept in the log as dead letters (they are not
+		// records: the counts below leave them out).
+		dl := ingest.DeadLetters(p.Source(), stats)
+		if _, _, err = send(dl); err == nil {
+			deadLetters = len(dl)
+		}
+	}
 	fmt.Fprintf(e.stderr, "ingest %s: %d accepted, %d rejected, %d skipped; %d appended, %d already in the log", p.Source(),
 		stats.Accepted, stats.Rejected, stats.Skipped, appended, dups)
 	if appended > 0 {
 		fmt.Fprintf(e.stderr, " (seq %d..%d)", firstSeq, lastSeq)
+	}
+	if deadLetters > 0 {
+		fmt.Fprintf(e.stderr, "; %d rejected records kept as dead letters (source %s)", deadLetters, ingest.DeadLetterSource)
 	}
 	fmt.Fprintln(e.stderr)
 	for i, r := range stats.Rejects {

@@ -47,6 +47,13 @@ func TestIngestRejects(t *testing.T) {
 	if code != 1 || !strings.Contains(errs, "2 accepted, 1 rejected") || !strings.Contains(errs, "rejected "+in+":2: ") {
 		t.Fatalf("ingest with a bad line: exit %d\n%s", code, errs)
 	}
+	if !strings.Contains(errs, "1 rejected records kept as dead letters (source vigil/ingest)") {
+		t.Fatalf("no dead letter reported: %s", errs)
+	}
+	code, exp, _ := run(t, "audit", "export", "--data", dir)
+	if code != 0 || !strings.Contains(exp, `"action":"ingest.reject"`) || !strings.Contains(exp, `"ingest.position":"`+in+`:2"`) {
+		t.Fatalf("dead letter not in the log:\n%s", exp)
+	}
 	if code, _, errs := run(t, "ingest", "--source", "syslog", "--data", dir, in); code != 2 || !strings.Contains(errs, "--source must be one of auditd, cloudtrail, github, jsonl, k8s-audit, pgaudit") {
 		t.Fatalf("unknown source: exit %d %s", code, errs)
 	}

@@ -368,3 +368,29 @@ func DedupKey(ev *event.Event) string {
 	}
 	return ""
 }
+
+// DeadLetterSource is the source of the events that record rejected records.
+const DeadLetterSource = "vigil/ingest"
+
+// DeadLetters returns one event per rejected record of st, for the audit log:
+// the source, the record's position and the reason, so that nothing malformed
+// disappears silently. (Stats keeps at most MaxRejects; the last event counts
+// the rest.)
+func DeadLetters(source string, st Stats) []event.Event {
+	out := make([]event.Event, 0, len(st.Rejects))
+	for _, r := range st.Rejects {
+		out = append(out, event.Event{
+			Source: DeadLetterSource, ClassUID: event.ClassAPIActivity, Activity: "other",
+			Actor:    event.Actor{User: "vigil", Type: "system"},
+			Action:   "ingest.reject",
+			Resource: event.Resource{Type: "ingest_source", Name: source},
+			Outcome:  event.OutcomeFailure,
+			Attrs: map[string]any{"ingest.source": source, "ingest.position": r.Position, "ingest.line": r.Line,
+				"ingest.offset": r.Offset, "ingest.reason": r.Reason},
+		})
+	}
+	if n := st.Rejected - len(st.Rejects); n > 0 && len(out) > 0 {
+		out[len(out)-1].Attrs["ingest.more_rejected"] = n
+	}
+	return out
+}

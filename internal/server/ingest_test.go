@@ -3,10 +3,13 @@ package server_test
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/vigil-audit/vigil/internal/event"
 )
 
 const trailRecord = `{"eventVersion":"1.08","userIdentity":{"type":"IAMUser","userName":"alice","arn":"arn:aws:iam::1:user/alice","accountId":"1"},"eventTime":"2026-01-02T03:04:05Z","eventSource":"cloudtrail.amazonaws.com","eventName":"StopLogging","awsRegion":"us-east-1","sourceIPAddress":"198.51.100.7","requestParameters":{"name":"main-trail"},"eventID":"EID","recipientAccountId":"1"}`
@@ -42,10 +45,14 @@ func TestIngestEndpoint(t *testing.T) {
 			got.FirstSeq == nil || *got.FirstSeq != before || *got.LastSeq != before+1 {
 			t.Fatalf("ingest answer %s", r.body)
 		}
-		if e.size() != before+2 {
-			t.Fatalf("log grew by %d; want 2", e.size()-before)
+		if e.size() != before+3 {
+			t.Fatalf("log grew by %d; want the 2 records and 1 dead letter", e.size()-before)
 		}
-		ev := e.last()
+		if dl := e.last(); dl.Source != "vigil/ingest" || dl.Action != "ingest.reject" || dl.Attrs["ingest.position"] != "body#1" {
+			t.Fatalf("dead letter %+v", dl)
+		}
+		en, _ := e.st.Entry(context.Background(), e.size()-2)
+		ev, _ := event.Decode(en.Payload)
 		if ev.Source != "cloudtrail" || ev.Action != "StopLogging" || ev.Actor.User != "alice" || !bytes.Contains(ev.Raw, []byte(`"eventID":"e`)) {
 			t.Fatalf("stored event %+v", ev)
 		}
@@ -55,7 +62,7 @@ func TestIngestEndpoint(t *testing.T) {
 	r := e.do("POST", "/v1/ingest/cloudtrail", e.user, []byte(records("e2", "e5")))
 	var again ingestResp
 	json.Unmarshal(r.body, &again)
-	if r.status != 200 || again.Appended != 1 || again.Duplicates != 1 || e.size() != before+1 || !bytes.Contains(e.last().Raw, []byte(`"eventID":"e5"`)) {
+	if r.status != 200 || again.Appended != 1 || again.Duplicates != 1 || e.size() != before+2 {
 		t.Fatalf("re-delivery: %s; log grew by %d", r.body, e.size()-before)
 	}
 	// The Kubernetes API server's webhook backend posts an EventList.

@@ -544,6 +544,9 @@ func (s *Server) ingest(w http.ResponseWriter, r *http.Request, p auth.Principal
 	}
 	if stats.Rejected > 0 {
 		s.logger.Warn("ingest rejected records", "source", name, keyUser, p.User, "rejected", stats.Rejected)
+		if _, err := s.log.Append(r.Context(), ingest.DeadLetters(name, stats)); err != nil {
+			return fmt.Errorf("record rejected records: %w", err)
+		}
 	}
 	writeJSON(w, http.StatusOK, resp)
 	return nil

@@ -202,6 +202,11 @@ func (t *Tailer) pollFile(ctx context.Context, path string) (ingest.Stats, error
 	for _, r := range stats.Rejects {
 		t.logger().Warn("tail rejected a record", keySource, t.Parser.Source(), keyPath, r.Position, "reason", r.Reason)
 	}
+	if stats.Rejected > 0 {
+		if _, err := t.Log.Append(ctx, ingest.DeadLetters(t.Parser.Source(), stats)); err != nil {
+			return stats, err
+		}
+	}
 	if appended > 0 || stats.Rejected > 0 {
 		t.logger().Info("tail read", keySource, t.Parser.Source(), keyPath, path, keyAppended, appended, keyRejected, stats.Rejected)
 	}
