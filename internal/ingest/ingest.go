@@ -176,10 +176,16 @@ func Run(r io.Reader, name string, f Format, emit func(event.Event) error) (Stat
 		}
 		if !tok.element && f.Container != nil && len(tok.data) > 0 && tok.data[0] == '{' {
 			if arr := f.Container(tok.data); arr != nil {
+				// Lines are counted from the previous element on, not from the
+				// container's start: a delivered file is one large container.
+				lastRel, line := 0, tok.line
 				err := elements(arr, func(el []byte, rel int, bad string) error {
 					pos := fmt.Sprintf("%s#%d", name, index)
 					index++
-					line := tok.line + bytes.Count(tok.data[:rel], []byte{'\n'})
+					if rel >= lastRel {
+						line += bytes.Count(tok.data[lastRel:rel], []byte{'\n'})
+						lastRel = rel
+					}
 					off := tok.off + int64(rel)
 					if bad != "" {
 						st.reject(Reject{Position: pos, Line: line, Offset: off, Reason: bad})
