@@ -24,6 +24,7 @@ import (
 	"github.com/vigil-audit/vigil/internal/detect/builtin"
 	"github.com/vigil-audit/vigil/internal/event"
 	"github.com/vigil-audit/vigil/internal/gateway/pgwire"
+	"github.com/vigil-audit/vigil/internal/ingest/jsonl"
 	"github.com/vigil-audit/vigil/internal/ingest/sources"
 	"github.com/vigil-audit/vigil/internal/ingest/tail"
 	"github.com/vigil-audit/vigil/internal/server"
@@ -160,7 +161,14 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		go verifyPeriodically(sigCtx, lg, cfg.Audit.VerifyEvery, logger.With("component", "verify"))
 	}
 	for _, tc := range cfg.Ingest.Tail {
-		parser, ok := sources.Parser(tc.Source)
+		name := tc.Source
+		if tc.Mapping != "" {
+			if _, err := jsonl.ParseMapping(tc.Mapping); err != nil {
+				return fmt.Errorf("ingest.tail mapping %q: %w", tc.Mapping, err)
+			}
+			name += ":" + tc.Mapping
+		}
+		parser, ok := sources.Parser(name)
 		if !ok {
 			return fmt.Errorf("ingest.tail: unknown source %q", tc.Source)
 		}

@@ -119,6 +119,9 @@ type Tail struct {
 	Source   string        `yaml:"source"`   // one of TailSources
 	Path     string        `yaml:"path"`     // a file, or a directory of them
 	Interval time.Duration `yaml:"interval"` // how often to look for new records; 0 means 2s
+	// Mapping is the field mapping of a jsonl source, in the compact form
+	// `actor=user.name,action=event.type,time=@timestamp` (see docs/sources.md).
+	Mapping string `yaml:"mapping"`
 }
 
 // Detect configures the detections serve runs over the audit log.
@@ -460,6 +463,9 @@ func (c *Config) Validate() error {
 		}
 		if t.Path == "" {
 			add(at+".path", "must name a file or a directory")
+		}
+		if t.Mapping != "" && t.Source != "jsonl" {
+			add(at+".mapping", "only a jsonl source takes a mapping")
 		}
 		if t.Interval < 0 || (t.Interval > 0 && t.Interval < 100*time.Millisecond) {
 			add(at+".interval", "must be 0 (2s) or at least 100ms, not %s", FormatDuration(t.Interval))

@@ -149,6 +149,7 @@ func TestParseErrors(t *testing.T) {
 		{"future policy section", "policy:\n  packs: [base]\n", `vigil.yaml:1: unknown key "policy" at top level`},
 		{"ingest section must be a mapping", "ingest: []\n", `vigil.yaml:1: ingest: expected a mapping (key: value), found a list`},
 		{"bad tail source", "ingest:\n  tail:\n    - {source: syslog, path: /var/log}\n", `vigil.yaml:3: ingest.tail[0].source: "syslog" is not one of auditd, cloudtrail, github, jsonl, k8s-audit, pgaudit`},
+		{"mapping on a non-jsonl tail", "ingest:\n  tail:\n    - {source: github, path: /x, mapping: a=b}\n", `vigil.yaml:3: ingest.tail[0].mapping: only a jsonl source takes a mapping`},
 		{"tail without a path", "ingest:\n  tail:\n    - source: github\n", `vigil.yaml:3: ingest.tail[0].path: must name a file or a directory`},
 		{"bad alert sink", "alerts:\n  sinks:\n    - {type: email, url: x}\n", `vigil.yaml:3: alerts.sinks[0].type: "email" is not one of webhook, slack, pagerduty, log`},
 		{"webhook without a URL", "alerts:\n  sinks:\n    - {type: webhook, url: ftp://x}\n", `vigil.yaml:3: alerts.sinks[0].url: "ftp://x" is not an http(s) URL`},
