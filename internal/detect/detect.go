@@ -234,6 +234,18 @@ func (r *Runner) raise(ctx context.Context, alerts []*Alert) error {
 					r.Metrics.sinkFailures.Inc()
 				}
 				r.logger().Error("alert not delivered", keySink, s.Name(), keyRule, a.RuleID, keyErr, err)
+				// The failure is recorded in the log too, next to the alert.
+				fail := event.Event{
+					Source: Source, ClassUID: event.ClassDetectionFinding, Activity: "other",
+					Actor:    event.Actor{User: "vigil", Type: "system"},
+					Action:   "alert.delivery_failed",
+					Resource: event.Resource{Type: "alert_sink", Name: s.Name()},
+					Outcome:  event.OutcomeFailure, ParentID: a.ID,
+					Attrs:    map[string]any{"alert.id": a.ID, "alert.rule_id": a.RuleID, "error": err.Error()},
+				}
+				if _, err := r.Log.Append(ctx, []event.Event{fail}); err != nil {
+					r.logger().Error("delivery failure not recorded", keyErr, err)
+				}
 			}
 		}
 	}

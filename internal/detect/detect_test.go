@@ -229,3 +229,25 @@ func TestSuppressPerRule(t *testing.T) {
 		t.Fatalf("with a 30s window for the rule: %d alerts; want 2", n)
 	}
 }
+
+func TestDeliveryFailureRecorded(t *testing.T) {
+	e := newEnv(t)
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(503) }))
+	defer down.Close()
+	runner := &detect.Runner{Log: e.log, Rules: e.eng, Sinks: []detect.Sink{&detect.Webhook{URL: down.URL, Retries: 1, Backoff: time.Millisecond}}}
+	e.trail("mallory", "StopLogging", time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC))
+	if _, err := runner.Step(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var failed *event.Event
+	e.st.ScanEntries(context.Background(), 0, func(en *store.Entry) error {
+		ev, _ := event.Decode(en.Payload)
+		if ev.Action == "alert.delivery_failed" {
+			failed = ev
+		}
+		return nil
+	})
+	if failed == nil || failed.Outcome != "failure" || !strings.Contains(failed.Attrs["error"].(string), "503") {
+		t.Fatalf("delivery failure not recorded: %+v", failed)
+	}
+}
