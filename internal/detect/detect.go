@@ -241,7 +241,7 @@ func (r *Runner) raise(ctx context.Context, alerts []*Alert) error {
 					Action:   "alert.delivery_failed",
 					Resource: event.Resource{Type: "alert_sink", Name: s.Name()},
 					Outcome:  event.OutcomeFailure, ParentID: a.ID,
-					Attrs:    map[string]any{"alert.id": a.ID, "alert.rule_id": a.RuleID, "error": err.Error()},
+					Attrs: map[string]any{"alert.id": a.ID, "alert.rule_id": a.RuleID, "error": err.Error()},
 				}
 				if _, err := r.Log.Append(ctx, []event.Event{fail}); err != nil {
 					r.logger().Error("delivery failure not recorded", keyErr, err)
