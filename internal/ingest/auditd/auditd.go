@@ -100,8 +100,8 @@ func (p *Parser) Parse(r io.Reader, name string, emit func(event.Event) error) (
 		if err == nil {
 			err = ev.Normalize(now())
 		}
-		if err == nil && len(ev.Raw) > maxRecord {
-			err = fmt.Errorf("event is %d bytes; at most %d are stored", len(ev.Raw), maxRecord)
+		if err == nil && len(ev.Raw) > ingest.MaxRecord {
+			err = fmt.Errorf("event is %d bytes; at most %d are stored", len(ev.Raw), ingest.MaxRecord)
 		}
 		if err != nil {
 			reject(g.line, g.off, err.Error())
@@ -132,10 +132,10 @@ func (p *Parser) Parse(r io.Reader, name string, emit func(event.Event) error) (
 		return err
 	}
 
-	lr := newLineReader(r)
+	lr := ingest.NewLineReader(r)
 	n := 0
 	for {
-		data, line, off, long, err := lr.next()
+		data, line, off, long, err := lr.Next()
 		if err == io.EOF {
 			break
 		}
@@ -143,7 +143,7 @@ func (p *Parser) Parse(r io.Reader, name string, emit func(event.Event) error) (
 			return st, fmt.Errorf("%s: %w", name, err)
 		}
 		if long {
-			reject(line, off, fmt.Sprintf("record is longer than %d bytes", maxRecord))
+			reject(line, off, fmt.Sprintf("record is longer than %d bytes", ingest.MaxRecord))
 			continue
 		}
 		if len(bytes.TrimSpace(data)) == 0 {

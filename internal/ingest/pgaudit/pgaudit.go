@@ -88,12 +88,12 @@ func (p *Parser) Parse(r io.Reader, name string, emit func(event.Event) error) (
 		return nil
 	}
 
-	lr := newLineReader(r)
+	lr := ingest.NewLineReader(r)
 	var pending []byte // a csvlog record continued on the next line
 	var pendLine int
 	var pendOff int64
 	for {
-		data, line, off, long, err := lr.next()
+		data, line, off, long, err := lr.Next()
 		if err == io.EOF {
 			break
 		}
@@ -101,7 +101,7 @@ func (p *Parser) Parse(r io.Reader, name string, emit func(event.Event) error) (
 			return st, fmt.Errorf("%s: %w", name, err)
 		}
 		if pending != nil {
-			if !recordStart(data) && !long && len(pending)+len(data) < maxRecord {
+			if !recordStart(data) && !long && len(pending)+len(data) < ingest.MaxRecord {
 				pending = append(append(pending, '\n'), data...)
 				if quotes(pending)%2 == 0 {
 					if err := record(pending, pendLine, pendOff, false); err != nil {
@@ -113,14 +113,14 @@ func (p *Parser) Parse(r io.Reader, name string, emit func(event.Event) error) (
 			}
 			reason := "record ends inside a quoted field"
 			if !recordStart(data) {
-				reason = fmt.Sprintf("record is longer than %d bytes", maxRecord)
+				reason = fmt.Sprintf("record is longer than %d bytes", ingest.MaxRecord)
 			}
 			reject(pendLine, pendOff, reason)
 			pending = nil
 		}
 		switch {
 		case long:
-			reject(line, off, fmt.Sprintf("record is longer than %d bytes", maxRecord))
+			reject(line, off, fmt.Sprintf("record is longer than %d bytes", ingest.MaxRecord))
 		case len(bytes.TrimSpace(data)) == 0:
 		case data[0] == '{':
 			if err := record(data, line, off, true); err != nil {

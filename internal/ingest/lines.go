@@ -1,4 +1,4 @@
-package pgaudit
+package ingest
 
 import (
 	"bufio"
@@ -10,33 +10,34 @@ import (
 	"github.com/vigil-audit/vigil/internal/event"
 )
 
-// maxRecord bounds one log record: the log stores at most 1 MiB per event,
+// MaxRecord bounds one log record: the log stores at most 1 MiB per event,
 // raw record included.
-const maxRecord = event.MaxEncodedSize - 64<<10
+const MaxRecord = event.MaxEncodedSize - 64<<10
 
-// lineReader reads lines, counting them and their byte offsets. A line longer
-// than maxRecord is returned cut, with long set, and the rest of it is
+// LineReader reads lines, counting them and their byte offsets. A line longer
+// than MaxRecord is returned cut, with long set, and the rest of it is
 // discarded.
-type lineReader struct {
+type LineReader struct {
 	r    *bufio.Reader
 	line int   // number of the line last returned (1-based)
 	off  int64 // offset of the next line
 	buf  []byte
 }
 
-func newLineReader(r io.Reader) *lineReader {
-	return &lineReader{r: bufio.NewReaderSize(r, 64<<10)}
+// NewLineReader returns a LineReader over r.
+func NewLineReader(r io.Reader) *LineReader {
+	return &LineReader{r: bufio.NewReaderSize(r, 64<<10)}
 }
 
-// next returns the next line without its line terminator, its number and
+// Next returns the next line without its line terminator, its number and
 // offset. It returns io.EOF at the end of the input.
-func (l *lineReader) next() (data []byte, line int, off int64, long bool, err error) {
+func (l *LineReader) Next() (data []byte, line int, off int64, long bool, err error) {
 	l.buf = l.buf[:0]
 	start := l.off
 	for {
 		chunk, rerr := l.r.ReadSlice('\n')
 		l.off += int64(len(chunk))
-		if len(l.buf)+len(chunk) <= maxRecord+2 {
+		if len(l.buf)+len(chunk) <= MaxRecord+2 {
 			l.buf = append(l.buf, chunk...)
 		} else {
 			long = true
