@@ -29,6 +29,7 @@ type Engine struct {
 	classifiers atomic.Pointer[map[string]ClassifyFunc]
 	adapter     types.Adapter
 	pool        sync.Pool
+	cache       *attrCache // classifications of recent texts (sql, shell)
 }
 
 // NewEngine returns an Engine deciding with rs and, when no rule decides,
@@ -58,6 +59,7 @@ func NewEngine(rs *RuleSet, defaults Defaults) *Engine {
 		}
 	}
 	e.classifiers.Store(&map[string]ClassifyFunc{})
+	e.cache = newAttrCache(attrCacheOfSize)
 	e.pool.New = func() any { return new(vars) }
 	return e
 }
@@ -73,6 +75,7 @@ func (e *Engine) Register(kind string, fn ClassifyFunc) {
 		}
 		m[kind] = fn
 		if e.classifiers.CompareAndSwap(old, &m) {
+			e.cache.clear()
 			return
 		}
 	}
@@ -87,12 +90,38 @@ func (e *Engine) Decide(ctx context.Context, a *classify.Action) (*Decision, err
 	}
 	var attrs map[string]any
 	if fn := (*e.classifiers.Load())[a.Kind]; fn != nil {
-		var err error
-		if attrs, err = fn(a); err != nil {
-			return denyOnError(err), fmt.Errorf("classify %s action: %w", a.Kind, err)
+		text, cacheable := cacheText(a)
+		key := a.Kind + "\x00" + text
+		var hit bool
+		if cacheable {
+			attrs, hit = e.cache.get(key)
+		}
+		if !hit {
+			var err error
+			if attrs, err = fn(a); err != nil {
+				return denyOnError(err), fmt.Errorf("classify %s action: %w", a.Kind, err)
+			}
+			if cacheable {
+				e.cache.put(key, attrs)
+			}
 		}
 	}
 	return e.DecideAttrs(a, attrs), nil
+}
+
+// cacheText returns the text an action's classification depends on alone,
+// and whether it may be cached.
+func cacheText(a *classify.Action) (string, bool) {
+	var t string
+	switch a.Kind {
+	case classify.KindSQL:
+		t = a.SQL
+	case classify.KindShell:
+		t = a.Command
+	default:
+		return "", false
+	}
+	return t, len(t) <= maxCachedText
 }
 
 func denyOnError(err error) *Decision {
