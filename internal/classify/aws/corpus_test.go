@@ -3,6 +3,7 @@ package aws_test
 import (
 	"context"
 	"encoding/json"
+	"github.com/vigil-audit/vigil/internal/corpora"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -14,36 +15,12 @@ import (
 	"github.com/vigil-audit/vigil/internal/policy/builtin"
 )
 
-// corpus finds shared/corpora/DIR by walking up from the working
-// directory. It skips the test when there is none, except under CI=true.
-func corpus(t *testing.T, dir string) string {
-	t.Helper()
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for d := wd; ; d = filepath.Dir(d) {
-		p := filepath.Join(d, "shared", "corpora", dir)
-		if st, err := os.Stat(p); err == nil && st.IsDir() {
-			return p
-		}
-		if filepath.Dir(d) == d {
-			break
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("corpus shared/corpora/%s not found above %s", dir, wd)
-	}
-	t.Skipf("corpus shared/corpora/%s not found above %s", dir, wd)
-	return ""
-}
-
 // TestStratusCorpus classifies every record of the Stratus Red Team
 // CloudTrail corpus, checks the attack records that matter, and decides on
 // them with the built-in pack. Every other record must be left alone by
 // the pack: reads, AssumeRole, SendCommand and the like are ordinary work.
 func TestStratusCorpus(t *testing.T) {
-	dir := filepath.Join(corpus(t, "cloudtrail"), "stratus")
+	dir := filepath.Join(corpora.Dir(t, "cloudtrail"), "stratus")
 	rs, err := builtin.Load()
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"github.com/vigil-audit/vigil/internal/corpora"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,30 +16,6 @@ import (
 	"github.com/vigil-audit/vigil/internal/policy"
 	"github.com/vigil-audit/vigil/internal/policy/builtin"
 )
-
-// corpus finds shared/corpora/DIR by walking up from the working
-// directory. It skips the test when there is none, except under CI=true.
-func corpus(t *testing.T, dir string) string {
-	t.Helper()
-	wd, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for d := wd; ; d = filepath.Dir(d) {
-		p := filepath.Join(d, "shared", "corpora", dir)
-		if st, err := os.Stat(p); err == nil && st.IsDir() {
-			return p
-		}
-		if filepath.Dir(d) == d {
-			break
-		}
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("corpus shared/corpora/%s not found above %s", dir, wd)
-	}
-	t.Skipf("corpus shared/corpora/%s not found above %s", dir, wd)
-	return ""
-}
 
 // auditEvent is the part of a Kubernetes audit event that maps onto an
 // admission request.
@@ -93,7 +70,7 @@ func admissionRequest(e auditEvent) (json.RawMessage, bool) {
 // test events as admission requests through the classifier and the
 // built-in pack.
 func TestFalcoAuditCorpus(t *testing.T) {
-	dir := filepath.Join(corpus(t, "k8saudit"), "falco")
+	dir := filepath.Join(corpora.Dir(t, "k8saudit"), "falco")
 	rs, err := builtin.Load()
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package correlate
 
 import (
+	"github.com/vigil-audit/vigil/internal/corpora"
 	"os"
 	"path/filepath"
 	"strings"
@@ -530,29 +531,10 @@ func TestParseErrors(t *testing.T) {
 	}
 }
 
-func corpora(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		p := filepath.Join(dir, "shared", "corpora")
-		if st, err := os.Stat(p); err == nil && st.IsDir() {
-			return p
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("shared/corpora not found")
-		}
-		dir = parent
-	}
-}
-
 // The specification's examples parse: the example files, and the YAML blocks
 // of the specification text with a correlation section.
 func TestSpecExamples(t *testing.T) {
-	root := filepath.Join(corpora(t), "sigma", "spec")
+	root := filepath.Join(corpora.Dir(t), "sigma", "spec")
 	files, err := filepath.Glob(filepath.Join(root, "examples", "correlation", "*.yml"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no examples: %v", err)

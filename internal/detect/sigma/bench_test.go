@@ -3,6 +3,7 @@ package sigma
 import (
 	"bufio"
 	"bytes"
+	"github.com/vigil-audit/vigil/internal/corpora"
 	"os"
 	"path/filepath"
 	"testing"
@@ -46,7 +47,7 @@ func benchEvents(b *testing.B, root string) []event.Event {
 // AWS, Kubernetes and GitHub rule loaded; each event starts from its raw JSON
 // bytes, so navigating (decoding) the record is included.
 func BenchmarkMatch(b *testing.B) {
-	root := corpora(b)
+	root := corpora.Dir(b)
 	rules := loadRules(b, root, "cloud/aws/cloudtrail", "application/kubernetes/audit", "application/github/audit")
 	e, err := NewEngine(rules, Options{})
 	if err != nil {

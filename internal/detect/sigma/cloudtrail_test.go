@@ -1,6 +1,7 @@
 package sigma
 
 import (
+	"github.com/vigil-audit/vigil/internal/corpora"
 	"os"
 	"path/filepath"
 	"slices"
@@ -86,7 +87,7 @@ var cloudTrailExpect = map[string][]string{
 }
 
 func TestCloudTrailCorpus(t *testing.T) {
-	root := corpora(t)
+	root := corpora.Dir(t)
 	rules := loadRules(t, root, "cloud/aws/cloudtrail")
 	e, err := NewEngine(rules, Options{})
 	if err != nil {
@@ -137,7 +138,7 @@ func TestCloudTrailCorpus(t *testing.T) {
 // hand-written record (ours) checks the SigmaHQ rule for it, and a
 // concurrent run checks that Match may be called from several goroutines.
 func TestCloudTrailStopLoggingAndConcurrency(t *testing.T) {
-	root := corpora(t)
+	root := corpora.Dir(t)
 	e, err := NewEngine(loadRules(t, root, "cloud/aws/cloudtrail"), Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package sigma
 
 import (
 	"bytes"
+	"github.com/vigil-audit/vigil/internal/corpora"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -12,32 +13,6 @@ import (
 	"github.com/vigil-audit/vigil/internal/event"
 	"github.com/vigil-audit/vigil/internal/ingest/cloudtrail"
 )
-
-// corpora finds ../shared/corpora by walking up from the working directory.
-// It skips the test when the folder is absent, except under CI=true.
-func corpora(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		p := filepath.Join(dir, "shared", "corpora")
-		if st, err := os.Stat(p); err == nil && st.IsDir() {
-			return p
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			break
-		}
-		dir = parent
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatal("shared/corpora not found above the working directory (required under CI=true)")
-	}
-	t.Skip("shared/corpora not found; skipping corpus test")
-	return ""
-}
 
 // loadRules parses every rule file under the given folders of the Sigma corpus.
 func loadRules(t testing.TB, root string, dirs ...string) []*Rule {
@@ -68,7 +43,7 @@ func loadRules(t testing.TB, root string, dirs ...string) []*Rule {
 }
 
 func TestCorpusRulesLoadAndLint(t *testing.T) {
-	root := corpora(t)
+	root := corpora.Dir(t)
 	var files, nrules int
 	err := filepath.WalkDir(filepath.Join(root, "sigma", "rules"), func(p string, de fs.DirEntry, err error) error {
 		if err != nil || de.IsDir() || !strings.HasSuffix(p, ".yml") {

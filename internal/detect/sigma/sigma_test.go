@@ -3,6 +3,7 @@ package sigma
 import (
 	"encoding/base64"
 	"errors"
+	"github.com/vigil-audit/vigil/internal/corpora"
 	"strings"
 	"testing"
 
@@ -456,7 +457,7 @@ correlation:
 // The examples shipped with the specification parse; rules and filters lint
 // clean apart from their Windows logsource, correlations are reported.
 func TestSpecExamples(t *testing.T) {
-	root := corpora(t)
+	root := corpora.Dir(t)
 	for _, f := range []string{"rules/rule_1.yml", "filter/filter_1.yml", "correlation/temporal.yml"} {
 		data := readFile(t, root+"/sigma/spec/examples/"+f)
 		if _, err := ParseAll(data, f); err != nil {

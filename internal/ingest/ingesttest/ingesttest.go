@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"github.com/vigil-audit/vigil/internal/corpora"
 	"os"
 	"path/filepath"
 	"syscall"
@@ -24,26 +25,7 @@ var update = flag.Bool("update", false, "rewrite the golden files")
 // absent the test is skipped, except under CI=true, where it fails.
 func Corpus(t testing.TB, sub string) string {
 	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		p := filepath.Join(dir, "shared", "corpora", sub)
-		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
-			return p
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			break
-		}
-		dir = parent
-	}
-	if os.Getenv("CI") == "true" {
-		t.Fatalf("corpus shared/corpora/%s not found above the working directory (required when CI=true)", sub)
-	}
-	t.Skipf("corpus shared/corpora/%s not found; skipping", sub)
-	return ""
+	return corpora.Dir(t, sub)
 }
 
 // Now is the fixed time tests give parsers, so that records without a time
