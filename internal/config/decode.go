@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/vigil-audit/vigil/internal/suggest"
 )
 
 // decoder walks a yaml.Node tree into a Go value, driven by the value's type:
@@ -210,18 +212,13 @@ func (d *decoder) hint(key, path string, t reflect.Type) string {
 	} else if _, ok := fieldIndex(d.root, key); ok {
 		return fmt.Sprintf("%q is a top-level key; check the indentation", key)
 	}
-	best, bestDist := "", 3
+	var names []string
 	for i := range t.NumField() {
-		name := yamlName(t.Field(i))
-		if name == "" {
-			continue
-		}
-		dist := editDistance(strings.ToLower(key), name)
-		if dist < bestDist && dist*3 <= len(name) {
-			best, bestDist = name, dist
+		if name := yamlName(t.Field(i)); name != "" {
+			names = append(names, name)
 		}
 	}
-	if best != "" {
+	if best := suggest.Closest(key, names); best != "" {
 		return fmt.Sprintf("did you mean %q?", best)
 	}
 	return ""
@@ -286,32 +283,6 @@ func describe(n *yaml.Node) string {
 		return strconv.Quote(n.Value)
 	}
 	return "an empty value"
-}
-
-// editDistance is the optimal string alignment distance between a and b: the
-// edits are inserting, deleting or replacing a byte, or swapping two neighbours.
-func editDistance(a, b string) int {
-	d := make([][]int, len(a)+1)
-	for i := range d {
-		d[i] = make([]int, len(b)+1)
-		d[i][0] = i
-	}
-	for j := range d[0] {
-		d[0][j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
-			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
-				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
-			}
-		}
-	}
-	return d[len(a)][len(b)]
 }
 
 // syntaxError turns a YAML parser error ("yaml: line 3: did not find expected

@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -48,7 +49,7 @@ func NewEngine(rs *RuleSet, defaults Defaults) *Engine {
 	}
 	for kind := range classifierVars {
 		for _, r := range e.rules {
-			if r.Kinds == nil || contains(r.Kinds, kind) {
+			if r.Kinds == nil || slices.Contains(r.Kinds, kind) {
 				e.byKind[kind] = append(e.byKind[kind], r)
 			}
 		}
@@ -194,15 +195,15 @@ func (e *Engine) DecideAttrs(a *classify.Action, attrs map[string]any) *Decision
 // inScope reports whether a is in the rule's environments, connections and
 // roles (an empty list does not restrict).
 func (r *Rule) inScope(a *classify.Action) bool {
-	if len(r.Environments) > 0 && !contains(r.Environments, a.Environment) {
+	if len(r.Environments) > 0 && !slices.Contains(r.Environments, a.Environment) {
 		return false
 	}
-	if len(r.Connections) > 0 && !contains(r.Connections, a.Connection) {
+	if len(r.Connections) > 0 && !slices.Contains(r.Connections, a.Connection) {
 		return false
 	}
 	if len(r.Roles) > 0 {
 		for _, role := range a.Actor.Roles {
-			if contains(r.Roles, role) {
+			if slices.Contains(r.Roles, role) {
 				return true
 			}
 		}
