@@ -29,7 +29,10 @@ type Detector struct {
 // Evaluate returns the alerts ev raises.
 func (d *Detector) Evaluate(ev *event.Event) []*Alert {
 	var out []*Alert
-	fields := eventFields(ev)
+	var fields func(string) (string, bool)
+	if d.Correlations != nil {
+		fields = eventFields(ev)
+	}
 	d.Rules.MatchFunc(ev, func(rule *sigma.Rule) {
 		id := rule.ID
 		if id == "" {
