@@ -205,7 +205,9 @@ func verify(ctx context.Context, st store.Store, v note.Verifier, trusted []byte
 	broken := false // positions no longer line up with the tree: stop comparing roots
 	var mism []mismatch
 	err = st.ScanEntries(ctx, 0, func(e *store.Entry) error {
-		if live && hasHead && e.Seq >= head.Size {
+		// Live, only what the head read at the start covers counts; with no head
+		// yet (the first commit landed after it was read), that is nothing.
+		if live && (!hasHead || e.Seq >= head.Size) {
 			return errEnough
 		}
 		vr.r.Entries++
