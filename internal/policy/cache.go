@@ -10,16 +10,27 @@ import (
 // statement that repeats (an ORM's query, a prepared statement, a runbook
 // command) is parsed once. Decisions are still made afresh every time: rules
 // may read the actor, the environment and the connection.
+//
+// An entry also keeps the CEL view of the attributes, so the values rules
+// read are converted once per text, and the Decision.Attrs map.
 type attrCache struct {
 	mu    sync.Mutex
 	max   int
 	ll    *list.List
-	items map[string]*list.Element
+	items map[cacheKey]*list.Element
+}
+
+// classified is one classification: the attributes, their CEL view and the
+// map a Decision reports them in. None of them is ever modified.
+type classified struct {
+	attrs map[string]any
+	view  *attrMap
+	out   map[string]any // {variable: attrs}, Decision.Attrs
 }
 
 type cacheEntry struct {
-	key   string
-	attrs map[string]any
+	key cacheKey
+	val *classified
 }
 
 // Texts longer than maxCachedText are classified every time.
@@ -29,10 +40,10 @@ const (
 )
 
 func newAttrCache(n int) *attrCache {
-	return &attrCache{max: n, ll: list.New(), items: map[string]*list.Element{}}
+	return &attrCache{max: n, ll: list.New(), items: map[cacheKey]*list.Element{}}
 }
 
-func (c *attrCache) get(key string) (map[string]any, bool) {
+func (c *attrCache) get(key cacheKey) (*classified, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	el, ok := c.items[key]
@@ -40,18 +51,18 @@ func (c *attrCache) get(key string) (map[string]any, bool) {
 		return nil, false
 	}
 	c.ll.MoveToFront(el)
-	return el.Value.(*cacheEntry).attrs, true
+	return el.Value.(*cacheEntry).val, true
 }
 
-func (c *attrCache) put(key string, attrs map[string]any) {
+func (c *attrCache) put(key cacheKey, val *classified) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if el, ok := c.items[key]; ok {
 		c.ll.MoveToFront(el)
-		el.Value.(*cacheEntry).attrs = attrs
+		el.Value.(*cacheEntry).val = val
 		return
 	}
-	c.items[key] = c.ll.PushFront(&cacheEntry{key: key, attrs: attrs})
+	c.items[key] = c.ll.PushFront(&cacheEntry{key: key, val: val})
 	if c.ll.Len() > c.max {
 		last := c.ll.Back()
 		c.ll.Remove(last)

@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"net/netip"
 	"path"
+	"reflect"
 	"strings"
 	"sync"
 
 	"cel.dev/cel-go/cel"
 	"cel.dev/cel-go/common/types"
 	"cel.dev/cel-go/common/types/ref"
+	"cel.dev/cel-go/common/types/traits"
 	"cel.dev/cel-go/ext"
 	"cel.dev/cel-go/interpreter"
 
@@ -168,7 +170,7 @@ type vars struct {
 	adapter types.Adapter
 	a       *classify.Action
 	attrVar string  // classifier variable of a.Kind, "" if none
-	attrs   ref.Val // its value, built on first use
+	attrs   ref.Val // its value: prepared (cached texts) or built on first use
 	rawAttr map[string]any
 
 	action      ref.Val
@@ -180,8 +182,13 @@ type vars struct {
 
 var _ interpreter.Activation = (*vars)(nil)
 
-func (v *vars) reset(adapter types.Adapter, a *classify.Action, attrs map[string]any) {
+// reset prepares v for a decision on a. view, when not nil, is the CEL view
+// of attrs built earlier (newAttrMap).
+func (v *vars) reset(adapter types.Adapter, a *classify.Action, attrs map[string]any, view *attrMap) {
 	*v = vars{adapter: adapter, a: a, attrVar: classifierVars[a.Kind], rawAttr: attrs}
+	if view != nil {
+		v.attrs = view
+	}
 }
 
 // ResolveName implements interpreter.Activation.
@@ -221,7 +228,7 @@ func (v *vars) ResolveName(name string) (any, bool) {
 			return emptyMap, true
 		}
 		if v.attrs == nil {
-			v.attrs = toCEL(v.adapter, v.rawAttr)
+			v.attrs = newAttrMap(v.adapter, v.rawAttr)
 		}
 		return v.attrs, true
 	}
@@ -267,8 +274,122 @@ func nonNil(s []string) []string {
 	return s
 }
 
-// toCEL converts classifier attributes to CEL values once per decision, so
-// that rules share them instead of adapting Go values on every access.
+// attrMap is the CEL view of classifier attributes (a map[string]any as
+// their JSON form decodes to). Values are converted on first access and
+// kept, so a view that lives in the classification cache is converted once
+// for every decision on its text, and only what rules read is converted at
+// all. Booleans, the most common attribute, need no conversion. The
+// attributes are never modified; a view is safe for concurrent use.
+type attrMap struct {
+	adapter types.Adapter
+	m       map[string]any
+
+	mu   sync.Mutex
+	memo map[string]ref.Val // converted values other than bool and nil
+}
+
+var _ traits.Mapper = (*attrMap)(nil)
+
+func newAttrMap(adapter types.Adapter, m map[string]any) *attrMap {
+	return &attrMap{adapter: adapter, m: m}
+}
+
+// Find implements traits.Mapper.
+func (a *attrMap) Find(key ref.Val) (ref.Val, bool) {
+	k, ok := key.(types.String)
+	if !ok {
+		// Lookups with other key types (CEL allows numeric keys) find
+		// nothing in a map of string keys: as the generic map does.
+		return a.base().Find(key)
+	}
+	x, ok := a.m[string(k)]
+	if !ok {
+		return nil, false
+	}
+	switch x := x.(type) {
+	case bool:
+		return types.Bool(x), true
+	case nil:
+		return types.NullValue, true
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if v, ok := a.memo[string(k)]; ok {
+		return v, true
+	}
+	v := toCEL(a.adapter, x)
+	if a.memo == nil {
+		a.memo = make(map[string]ref.Val, 4)
+	}
+	a.memo[string(k)] = v
+	return v, true
+}
+
+// Get implements traits.Indexer.
+func (a *attrMap) Get(key ref.Val) ref.Val {
+	v, found := a.Find(key)
+	if !found {
+		return types.ValOrErr(v, "no such key: %v", key)
+	}
+	return v
+}
+
+// Contains implements traits.Container.
+func (a *attrMap) Contains(key ref.Val) ref.Val {
+	_, found := a.Find(key)
+	return types.Bool(found)
+}
+
+// Size implements traits.Sizer.
+func (a *attrMap) Size() ref.Val { return types.Int(len(a.m)) }
+
+// IsZeroValue reports whether the map is empty.
+func (a *attrMap) IsZeroValue() bool { return len(a.m) == 0 }
+
+// Type implements ref.Val.
+func (a *attrMap) Type() ref.Type { return types.MapType }
+
+// Value implements ref.Val.
+func (a *attrMap) Value() any { return a.m }
+
+// base is the generic CEL map over the same attributes, for the operations
+// rules rarely use: iteration, equality, conversions.
+func (a *attrMap) base() traits.Mapper {
+	return types.NewStringInterfaceMap(a.adapter, a.m).(traits.Mapper)
+}
+
+// Iterator implements traits.Iterable.
+func (a *attrMap) Iterator() traits.Iterator { return a.base().Iterator() }
+
+// Equal implements ref.Val.
+func (a *attrMap) Equal(other ref.Val) ref.Val {
+	if o, ok := other.(*attrMap); ok {
+		other = o.base()
+	}
+	return a.base().Equal(other)
+}
+
+// ConvertToNative implements ref.Val.
+func (a *attrMap) ConvertToNative(typeDesc reflect.Type) (any, error) {
+	return a.base().ConvertToNative(typeDesc)
+}
+
+// ConvertToType implements ref.Val.
+func (a *attrMap) ConvertToType(typeVal ref.Type) ref.Val {
+	switch typeVal {
+	case types.MapType:
+		return a
+	case types.TypeType:
+		return types.MapType
+	}
+	return types.NewErr("type conversion error from '%s' to '%s'", types.MapType, typeVal)
+}
+
+// String formats the map as CEL does, for error messages.
+func (a *attrMap) String() string { return fmt.Sprint(a.base()) }
+
+// toCEL converts one attribute value to CEL. Maps become attrMap views;
+// lists are converted at once, their elements shared by every access.
 func toCEL(adapter types.Adapter, x any) ref.Val {
 	switch x := x.(type) {
 	case nil:
@@ -286,11 +407,7 @@ func toCEL(adapter types.Adapter, x any) ref.Val {
 	case float64:
 		return types.Double(x)
 	case map[string]any:
-		m := make(map[ref.Val]ref.Val, len(x))
-		for k, v := range x {
-			m[types.String(k)] = toCEL(adapter, v)
-		}
-		return types.NewRefValMap(adapter, m)
+		return newAttrMap(adapter, x)
 	case []any:
 		l := make([]ref.Val, len(x))
 		for i, v := range x {
@@ -302,7 +419,7 @@ func toCEL(adapter types.Adapter, x any) ref.Val {
 	case []map[string]any:
 		l := make([]ref.Val, len(x))
 		for i, v := range x {
-			l[i] = toCEL(adapter, v)
+			l[i] = newAttrMap(adapter, v)
 		}
 		return types.NewRefValList(adapter, l)
 	}

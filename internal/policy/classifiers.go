@@ -26,7 +26,7 @@ func RegisterClassifiers(e *Engine) {
 		if err != nil {
 			return nil, err
 		}
-		return classify.Attrs(r), nil
+		return r.Attrs(), nil
 	})
 	e.Register(classify.KindKubernetes, func(a *classify.Action) (map[string]any, error) {
 		r, err := kubeclass.Classify(a.Kubernetes)

@@ -31,7 +31,15 @@ type Engine struct {
 	adapter     types.Adapter
 	pool        sync.Pool
 	cache       *attrCache // classifications of recent texts (sql, shell)
+
+	// The default effect and message for each connection and environment
+	// with a default of its own, computed once.
+	connDefaults map[string][2]string
+	envDefaults  map[string][2]string
 }
+
+// cacheKey is the key of a classification in the cache.
+type cacheKey struct{ kind, text string }
 
 // NewEngine returns an Engine deciding with rs and, when no rule decides,
 // with defaults. Invalid default effects are treated as deny (see
@@ -61,6 +69,16 @@ func NewEngine(rs *RuleSet, defaults Defaults) *Engine {
 	}
 	e.classifiers.Store(&map[string]ClassifyFunc{})
 	e.cache = newAttrCache(attrCacheOfSize)
+	e.connDefaults = map[string][2]string{}
+	for conn := range defaults.Connection {
+		eff, msg := defaults.effect(conn, "")
+		e.connDefaults[conn] = [2]string{eff, msg}
+	}
+	e.envDefaults = map[string][2]string{}
+	for env := range defaults.Environment {
+		eff, msg := defaults.effect("", env)
+		e.envDefaults[env] = [2]string{eff, msg}
+	}
 	e.pool.New = func() any { return new(vars) }
 	return e
 }
@@ -89,25 +107,38 @@ func (e *Engine) Decide(ctx context.Context, a *classify.Action) (*Decision, err
 	if err := ctx.Err(); err != nil {
 		return denyOnError(err), fmt.Errorf("decide: %w", err)
 	}
-	var attrs map[string]any
-	if fn := (*e.classifiers.Load())[a.Kind]; fn != nil {
-		text, cacheable := cacheText(a)
-		key := a.Kind + "\x00" + text
-		var hit bool
-		if cacheable {
-			attrs, hit = e.cache.get(key)
-		}
-		if !hit {
-			var err error
-			if attrs, err = fn(a); err != nil {
-				return denyOnError(err), fmt.Errorf("classify %s action: %w", a.Kind, err)
-			}
-			if cacheable {
-				e.cache.put(key, attrs)
-			}
+	fn := (*e.classifiers.Load())[a.Kind]
+	if fn == nil {
+		return e.decide(a, nil), nil
+	}
+	text, cacheable := cacheText(a)
+	key := cacheKey{kind: a.Kind, text: text}
+	if cacheable {
+		if c, hit := e.cache.get(key); hit {
+			return e.decide(a, c), nil
 		}
 	}
-	return e.DecideAttrs(a, attrs), nil
+	attrs, err := fn(a)
+	if err != nil {
+		return denyOnError(err), fmt.Errorf("classify %s action: %w", a.Kind, err)
+	}
+	c := e.prepare(a.Kind, attrs)
+	if cacheable {
+		e.cache.put(key, c)
+	}
+	return e.decide(a, c), nil
+}
+
+// prepare wraps the attributes of an action of kind for decisions.
+func (e *Engine) prepare(kind string, attrs map[string]any) *classified {
+	if attrs == nil {
+		return nil
+	}
+	c := &classified{attrs: attrs, view: newAttrMap(e.adapter, attrs)}
+	if name := classifierVars[kind]; name != "" {
+		c.out = map[string]any{name: attrs}
+	}
+	return c
 }
 
 // cacheText returns the text an action's classification depends on alone,
@@ -139,12 +170,21 @@ func denyOnError(err error) *Decision {
 // cannot be evaluated does not match, so an error can never let through what a
 // default deny would stop.
 func (e *Engine) DecideAttrs(a *classify.Action, attrs map[string]any) *Decision {
+	return e.decide(a, e.prepare(a.Kind, attrs))
+}
+
+// decide decides on a with its classification c (nil for none).
+func (e *Engine) decide(a *classify.Action, c *classified) *Decision {
 	rules, ok := e.byKind[a.Kind]
 	if !ok {
 		rules = e.anyKind
 	}
 	v := e.pool.Get().(*vars)
-	v.reset(e.adapter, a, attrs)
+	if c != nil {
+		v.reset(e.adapter, a, c.attrs, c.view)
+	} else {
+		v.reset(e.adapter, a, nil, nil)
+	}
 	// One execution frame serves every rule of the decision.
 	frame, err := interpreter.NewExecutionFrame(v)
 	if err != nil {
@@ -175,7 +215,7 @@ func (e *Engine) DecideAttrs(a *classify.Action, attrs map[string]any) *Decision
 	e.pool.Put(v)
 
 	if best == 0 {
-		d.Effect, d.Message = e.defaults.effect(a.Connection, a.Environment)
+		d.Effect, d.Message = e.defaultEffect(a.Connection, a.Environment)
 	} else {
 		var msgs []string
 		for _, res := range d.Rules {
@@ -186,10 +226,26 @@ func (e *Engine) DecideAttrs(a *classify.Action, attrs map[string]any) *Decision
 		}
 		d.Message = strings.Join(msgs, "; ")
 	}
-	if name := classifierVars[a.Kind]; name != "" && attrs != nil {
-		d.Attrs = map[string]any{name: attrs}
+	if c != nil {
+		d.Attrs = c.out
 	}
 	return d
+}
+
+// defaultEffect is e.defaults.effect(connection, environment), with the
+// messages built once.
+func (e *Engine) defaultEffect(connection, environment string) (string, string) {
+	if connection != "" {
+		if d, ok := e.connDefaults[connection]; ok && e.defaults.Connection[connection] != "" {
+			return d[0], d[1]
+		}
+	}
+	if environment != "" {
+		if d, ok := e.envDefaults[environment]; ok && e.defaults.Environment[environment] != "" {
+			return d[0], d[1]
+		}
+	}
+	return e.defaults.effect(connection, environment)
 }
 
 // inScope reports whether a is in the rule's environments, connections and

@@ -45,7 +45,9 @@ type Decision struct {
 	// or which default applied.
 	Message string `json:"message"`
 	// Attrs are the classifier attributes the rules saw, under the name of the
-	// CEL variable that held them ("sql", "shell", "k8s", "aws", "tf").
+	// CEL variable that held them ("sql", "shell", "k8s", "aws", "tf"). For a
+	// text classified earlier they are shared with other decisions on the
+	// same text: read them, never modify them.
 	Attrs map[string]any `json:"attrs,omitempty"`
 }
 

@@ -36,7 +36,7 @@ func (c *stmtCtx) createFunction(x *pg_query.CreateFunctionStmt) {
 	switch {
 	case lang == "sql":
 		if !c.nestedSQL(body[0], ContextFunctionBody) {
-			_, err := pg_query.Parse(body[0])
+			_, err := parseTree(body[0])
 			c.addTo(&c.st().DynamicSQL, "unparsed SQL function body: "+errText(err))
 		}
 	case lang == "plpgsql":
@@ -167,7 +167,7 @@ const (
 func (c *stmtCtx) plExpr(q string, mode int, dynamic bool, ctx string) {
 	if mode == parseModeDefault {
 		if !c.nestedSQL(q, ctx) {
-			_, err := pg_query.Parse(q)
+			_, err := parseTree(q)
 			c.addTo(&c.st().DynamicSQL, "unparsed PL/pgSQL statement: "+errText(err))
 		}
 		return
@@ -175,7 +175,7 @@ func (c *stmtCtx) plExpr(q string, mode int, dynamic bool, ctx string) {
 	if mode != parseModeExpr {
 		q = assignedExpr(q) // "target := expr"
 	}
-	tree, err := pg_query.Parse("SELECT " + q)
+	tree, err := parseTree("SELECT " + q)
 	if err != nil || len(tree.GetStmts()) != 1 {
 		c.addTo(&c.st().DynamicSQL, "unparsed PL/pgSQL expression: "+errText(err))
 		return

@@ -397,7 +397,7 @@ func (c *stmtCtx) nestedSQL(text, ctx string) bool {
 		c.addTo(&c.st().DynamicSQL, "nesting limit reached")
 		return true
 	}
-	tree, err := pg_query.Parse(text)
+	tree, err := parseTree(text)
 	if err != nil {
 		return false
 	}

@@ -209,7 +209,7 @@ func Classify(sql string) (*Result, error) {
 		res.unparseable(msg)
 		return res, nil
 	}
-	tree, err := pg_query.Parse(sql)
+	tree, err := parseTree(sql)
 	if err != nil {
 		var perr *parser.Error
 		if errors.As(err, &perr) {

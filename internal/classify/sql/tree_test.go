@@ -1,0 +1,193 @@
+package sql
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	pg_query "github.com/pganalyze/pg_query_go/v6"
+	"github.com/pganalyze/pg_query_go/v6/parser"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/vigil-audit/vigil/internal/classify"
+)
+
+// sameTree checks that parseTree gives exactly what pg_query.Parse gives: the
+// same tree, or an error with the same message.
+func sameTree(t *testing.T, text string) {
+	t.Helper()
+	want, wantErr := pg_query.Parse(text)
+	got, gotErr := parseTree(text)
+	if (wantErr == nil) != (gotErr == nil) || wantErr != nil && wantErr.Error() != gotErr.Error() {
+		t.Fatalf("parseTree(%.200q): error %v, pg_query.Parse: %v", text, gotErr, wantErr)
+	}
+	if wantErr == nil && !proto.Equal(got, want) {
+		t.Fatalf("parseTree(%.200q): tree differs from pg_query.Parse\n got: %.2000v\nwant: %.2000v", text, got, want)
+	}
+	if wantErr != nil {
+		return
+	}
+	// Within its limits, the rewriter itself must take the tree, not the
+	// fall-back.
+	js, err := parser.ParseToJSON(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree, err := decodeTree(js)
+	if err == nil && !proto.Equal(tree, want) {
+		t.Fatalf("decodeTree(%.200q): tree differs from pg_query.Parse", text)
+	}
+	if err != nil && len(js) <= maxTreeJSON && jsonDepth(js) <= maxTreeDepth {
+		t.Fatalf("decodeTree(%.200q): %v", text, err)
+	}
+}
+
+// jsonDepth returns the deepest nesting of objects in js (strings in the
+// parse trees of these tests hold no braces that matter: they only make the
+// count larger).
+func jsonDepth(js string) int {
+	depth, deepest := 0, 0
+	for i := 0; i < len(js); i++ {
+		switch js[i] {
+		case '{':
+			depth++
+			deepest = max(deepest, depth)
+		case '}':
+			depth--
+		}
+	}
+	return deepest
+}
+
+var treeTexts = []string{
+	"",
+	"   ",
+	";;",
+	"SELECT 1",
+	"UPDATE accounts SET balance = balance - $1 WHERE id = $2 -- 42",
+	"select 1.5, -2, 9223372036854775807, 99999999999999999999, 1e400, 'a\tb\nc\\d\"e', E'\\u00e9\\x41', U&'d\\0061t\\+000061', true, false, null::int, x'1f', b'101'",
+	"SELECT 'nul-free \x01\x02\x1f control characters'",
+	"SELECT \"quoted \"\"ident\"\"\", $$dollar $tag$ quoted$$, $q$ a ' b $q$",
+	"SELECT 'émoji 😀 and 中文', \"ünïcödé\" FROM \"Tâble\"",
+	"CREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS $$ BEGIN EXECUTE 'DROP TABLE x'; RETURN 1; END $$",
+	"DO $$ BEGIN PERFORM 1; END $$",
+	"WITH RECURSIVE t(n) AS (VALUES (1) UNION ALL SELECT n+1 FROM t WHERE n < 100) SELECT sum(n) FROM t",
+	"MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN UPDATE SET v = s.v WHEN NOT MATCHED BY SOURCE THEN DELETE",
+	"ALTER TABLE users DROP COLUMN email CASCADE; GRANT ALL ON ALL TABLES IN SCHEMA public TO PUBLIC WITH GRANT OPTION",
+	"COPY (SELECT * FROM t) TO PROGRAM 'gzip > /tmp/x'",
+	"SELECT * FROM a JOIN b USING (id) WHERE a.x IN (1, 2, 3) AND b.y BETWEEN 1 AND 2 ORDER BY 1 DESC NULLS LAST LIMIT 10 FOR UPDATE SKIP LOCKED",
+	"CREATE TABLE t (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, v numeric(10,2) DEFAULT 0.5 CHECK (v >= 0)) PARTITION BY RANGE (id)",
+	"SELECT interval '1 day', timestamp with time zone '2020-01-01', array[1,2][1], (row(1,2)).f1, x::text[]",
+	"NOTIFY chan, 'payload'; LISTEN chan; CREATE SUBSCRIPTION s CONNECTION 'host=x' PUBLICATION p",
+	"SELECT FROM WHERE", // syntax error
+	"SELECT 'unterminated",
+	"CREATE TABLE (",
+	"SELECT " + strings.Repeat("(", 300) + "1" + strings.Repeat(")", 300),
+	"SELECT " + strings.Repeat("-", 2000) + "1",
+	// Deeper than the rewriter goes, and past the protobuf decoder's limit.
+	"SELECT " + strings.Repeat("1+", 150) + "1",
+	"SELECT " + strings.Repeat("1+", 5000) + "1",
+	"SELECT " + strings.Repeat("ARRAY[", 3000) + "1" + strings.Repeat("]", 3000),
+	strings.Repeat("SELECT (", 600) + "1" + strings.Repeat(")", 600),
+	// Larger than the rewriter takes.
+	"SELECT " + strings.Repeat("a, ", 20000) + "b",
+}
+
+func TestParseTreeMatchesParse(t *testing.T) {
+	for _, text := range treeTexts {
+		sameTree(t, text)
+	}
+	for _, tc := range cases {
+		sameTree(t, tc.sql)
+	}
+}
+
+// TestParseTreeCorpus compares the trees of PostgreSQL's own SQL files
+// (extension scripts, information_schema), statement by statement and whole,
+// when a PostgreSQL installation is present.
+func TestParseTreeCorpus(t *testing.T) {
+	files, _ := filepath.Glob("/usr/share/postgresql/*/extension/*.sql")
+	more, _ := filepath.Glob("/usr/share/postgresql/*/*.sql")
+	files = append(files, more...)
+	if len(files) == 0 {
+		t.Skip("no PostgreSQL SQL files under /usr/share/postgresql")
+	}
+	n := 0
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		text := string(data)
+		sameTree(t, text)
+		stmts, err := pg_query.SplitWithScanner(text, true)
+		if err != nil {
+			continue
+		}
+		for _, s := range stmts {
+			sameTree(t, s)
+			n++
+		}
+	}
+	t.Logf("%d files, %d statements", len(files), n)
+}
+
+func FuzzParseTree(f *testing.F) {
+	for _, text := range treeTexts {
+		f.Add(text)
+	}
+	for _, tc := range cases {
+		f.Add(tc.sql)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		if checkInput(text) != "" {
+			return // Classify never parses such text
+		}
+		sameTree(t, text)
+	})
+}
+
+func BenchmarkParseTree(b *testing.B) {
+	const text = "UPDATE accounts SET balance = balance - $1 WHERE id = $2 -- 42"
+	b.Run("pg_query.Parse", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := pg_query.Parse(text); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("parseTree", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := parseTree(text); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// TestAttrsMatchReflection holds Result.Attrs to classify.Attrs (which is
+// held to the JSON form in internal/policy).
+func TestAttrsMatchReflection(t *testing.T) {
+	texts := append([]string{"SELEC oops", "", strings.Repeat("SELECT (", 600) + "1" + strings.Repeat(")", 600)}, treeTexts...)
+	for _, tc := range cases {
+		texts = append(texts, tc.sql)
+	}
+	for _, text := range texts {
+		r, err := Classify(text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := r.Attrs(), classify.Attrs(r); !reflect.DeepEqual(got, want) {
+			t.Fatalf("%.100q:\n got %v\nwant %v", text, got, want)
+		}
+	}
+	// Nil lists, as a Result built by hand may have them.
+	r := &Result{Statements: []Statement{{Command: "SELECT"}}}
+	if got, want := r.Attrs(), classify.Attrs(r); !reflect.DeepEqual(got, want) {
+		t.Fatalf("nil lists:\n got %v\nwant %v", got, want)
+	}
+}
