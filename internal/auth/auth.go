@@ -1,5 +1,7 @@
 // Package auth issues and checks Vigil's API tokens. A token is a random secret
-// shown once; the store keeps only its SHA-256. Each token carries one role.
+// shown once; the store keeps only its SHA-256, and, for the PostgreSQL
+// gateway's SCRAM-SHA-256 logins, its SCRAM verifier (see SCRAMVerifier).
+// Each token carries one role.
 package auth
 
 import (
@@ -46,8 +48,8 @@ func Hash(secret string) []byte {
 	return h[:]
 }
 
-// Create makes a new token for user with role, stores its hash and returns the
-// secret, which is never stored.
+// Create makes a new token for user with role, stores its hash and its SCRAM
+// verifier, and returns the secret, which is never stored.
 func Create(ctx context.Context, st store.Store, user, role string) (string, error) {
 	if !ValidRole(role) {
 		return "", fmt.Errorf("role %q: must be admin, auditor or user", role)
@@ -60,7 +62,12 @@ func Create(ctx context.Context, st store.Store, user, role string) (string, err
 		return "", fmt.Errorf("create token: %w", err)
 	}
 	secret := tokenPrefix + base64.RawURLEncoding.EncodeToString(b[:])
-	if err := st.PutToken(ctx, store.Token{Hash: Hash(secret), User: user, Role: role, CreatedAt: time.Now().UTC()}); err != nil {
+	v, err := NewSCRAMVerifier(secret, SCRAMSalt(user), SCRAMIterations)
+	if err != nil {
+		return "", fmt.Errorf("create token: %w", err)
+	}
+	t := store.Token{Hash: Hash(secret), User: user, Role: role, CreatedAt: time.Now().UTC(), SCRAM: v.String()}
+	if err := st.PutToken(ctx, t); err != nil {
 		return "", fmt.Errorf("create token: %w", err)
 	}
 	return secret, nil

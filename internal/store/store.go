@@ -109,6 +109,11 @@ type Token struct {
 	User      string
 	Role      string
 	CreatedAt time.Time
+	// SCRAM is the token's SCRAM-SHA-256 verifier in PostgreSQL's text form
+	// ("SCRAM-SHA-256$<iterations>:<salt>$<StoredKey>:<ServerKey>", base64),
+	// which lets the PostgreSQL gateway check a SCRAM login without the
+	// secret. Empty for tokens created before verifiers were kept.
+	SCRAM string
 }
 
 // Store is the persistence of one audit log and its tokens.
@@ -159,6 +164,9 @@ type Store interface {
 	TokenByHash(ctx context.Context, hash []byte) (Token, error)
 	// CountTokens returns how many tokens have the given role ("" for all).
 	CountTokens(ctx context.Context, role string) (int, error)
+	// TokensByUser returns every token of user, oldest first (by CreatedAt,
+	// then by hash); none is not an error.
+	TokensByUser(ctx context.Context, user string) ([]Token, error)
 
 	// Close releases the store.
 	Close() error

@@ -98,6 +98,10 @@ var schema = []string{
 		role       text NOT NULL,
 		created_at timestamptz NOT NULL,
 		created_ns smallint NOT NULL DEFAULT 0)`,
+	// Added after schema version 1 was released: a nullable column, which
+	// builds without it ignore.
+	`ALTER TABLE vigil_tokens ADD COLUMN IF NOT EXISTS scram text`,
+	`CREATE INDEX IF NOT EXISTS vigil_tokens_user ON vigil_tokens (user_name)`,
 }
 
 // Store is a PostgreSQL-backed store.Store for one log origin.
@@ -638,8 +642,12 @@ func (s *Store) HasKeys(ctx context.Context, keys []string) (map[string]bool, er
 // PutToken implements store.Store.
 func (s *Store) PutToken(ctx context.Context, t store.Token) error {
 	at, ns := splitTime(t.CreatedAt)
-	_, err := s.pool.Exec(ctx, `INSERT INTO vigil_tokens (hash, user_name, role, created_at, created_ns)
-		VALUES ($1, $2, $3, $4, $5)`, nonNil(t.Hash), t.User, t.Role, at, ns)
+	var scram *string
+	if t.SCRAM != "" {
+		scram = &t.SCRAM
+	}
+	_, err := s.pool.Exec(ctx, `INSERT INTO vigil_tokens (hash, user_name, role, created_at, created_ns, scram)
+		VALUES ($1, $2, $3, $4, $5, $6)`, nonNil(t.Hash), t.User, t.Role, at, ns, scram)
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == "23505" { // unique_violation
 		return fmt.Errorf("postgres: put token for %s: a token with this hash exists", t.User)
@@ -655,8 +663,9 @@ func (s *Store) TokenByHash(ctx context.Context, hash []byte) (store.Token, erro
 	t := store.Token{Hash: hash}
 	var at time.Time
 	var ns int16
-	err := s.pool.QueryRow(ctx, `SELECT user_name, role, created_at, created_ns FROM vigil_tokens WHERE hash = $1`,
-		nonNil(hash)).Scan(&t.User, &t.Role, &at, &ns)
+	var scram *string
+	err := s.pool.QueryRow(ctx, `SELECT user_name, role, created_at, created_ns, scram FROM vigil_tokens WHERE hash = $1`,
+		nonNil(hash)).Scan(&t.User, &t.Role, &at, &ns, &scram)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return store.Token{}, fmt.Errorf("postgres: token: %w", store.ErrNotFound)
 	}
@@ -664,7 +673,39 @@ func (s *Store) TokenByHash(ctx context.Context, hash []byte) (store.Token, erro
 		return store.Token{}, fmt.Errorf("postgres: token: %w", err)
 	}
 	t.CreatedAt = joinTime(at, ns)
+	if scram != nil {
+		t.SCRAM = *scram
+	}
 	return t, nil
+}
+
+// TokensByUser implements store.Store.
+func (s *Store) TokensByUser(ctx context.Context, user string) ([]store.Token, error) {
+	rows, err := s.pool.Query(ctx, `SELECT hash, role, created_at, created_ns, scram FROM vigil_tokens
+		WHERE user_name = $1 ORDER BY created_at, created_ns, hash`, user)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: tokens of %s: %w", user, err)
+	}
+	defer rows.Close()
+	var out []store.Token
+	for rows.Next() {
+		t := store.Token{User: user}
+		var at time.Time
+		var ns int16
+		var scram *string
+		if err := rows.Scan(&t.Hash, &t.Role, &at, &ns, &scram); err != nil {
+			return nil, fmt.Errorf("postgres: tokens of %s: %w", user, err)
+		}
+		t.CreatedAt = joinTime(at, ns)
+		if scram != nil {
+			t.SCRAM = *scram
+		}
+		out = append(out, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("postgres: tokens of %s: %w", user, err)
+	}
+	return out, nil
 }
 
 // CountTokens implements store.Store.

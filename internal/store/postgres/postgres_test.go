@@ -284,3 +284,35 @@ func TestScansCrossGaps(t *testing.T) {
 		t.Errorf("ScanEntries(3) = %s; want %s", got, want)
 	}
 }
+
+// TestMigrateTokensWithoutVerifier: a database whose vigil_tokens table
+// predates the scram column opens, gains the column, and keeps its tokens.
+func TestMigrateTokensWithoutVerifier(t *testing.T) {
+	ctx := context.Background()
+	dsn := pgtest.Shared(t).NewDB(t)
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, `CREATE TABLE vigil_tokens (hash bytea PRIMARY KEY, user_name text NOT NULL,
+		role text NOT NULL, created_at timestamptz NOT NULL, created_ns smallint NOT NULL DEFAULT 0);
+		INSERT INTO vigil_tokens VALUES ('\x0102', 'alice', 'admin', now(), 0)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := open(t, dsn, "o")
+	old, err := s.TokenByHash(ctx, []byte{1, 2})
+	if err != nil || old.User != "alice" || old.SCRAM != "" {
+		t.Fatalf("old token = %+v, %v", old, err)
+	}
+	if err := s.PutToken(ctx, store.Token{Hash: []byte{3}, User: "alice", Role: "user", CreatedAt: time.Now(), SCRAM: "SCRAM-SHA-256$4096:a$b:c"}); err != nil {
+		t.Fatal(err)
+	}
+	toks, err := s.TokensByUser(ctx, "alice")
+	if err != nil || len(toks) != 2 || toks[0].SCRAM != "" || toks[1].SCRAM == "" {
+		t.Fatalf("TokensByUser after migration = %+v, %v", toks, err)
+	}
+	// Opening again finds the column in place.
+	open(t, dsn, "o2")
+}

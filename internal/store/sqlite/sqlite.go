@@ -68,7 +68,20 @@ var schema = []string{
 		hash       BLOB PRIMARY KEY,
 		user_name  TEXT NOT NULL,
 		role       TEXT NOT NULL,
-		created_at INTEGER NOT NULL)`,
+		created_at INTEGER NOT NULL,
+		scram      TEXT)`,
+}
+
+// migrations bring a database created by an earlier build of the same schema
+// version up to date; each is skipped when its column exists. Only nullable
+// columns are added, so older builds still read and write the database.
+var migrations = []struct{ table, column, add string }{
+	{"tokens", "scram", `ALTER TABLE tokens ADD COLUMN scram TEXT`},
+}
+
+// indexes are created after the migrations, as they may cover migrated columns.
+var indexes = []string{
+	`CREATE INDEX IF NOT EXISTS tokens_user ON tokens(user_name)`,
 }
 
 // Store is a SQLite-backed store.Store.
@@ -109,6 +122,10 @@ func Open(ctx context.Context, path string) (*Store, error) {
 			return nil, fmt.Errorf("sqlite: create schema in %s: %w", path, err)
 		}
 	}
+	if err := migrate(ctx, w); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("sqlite: migrate %s: %w", path, err)
+	}
 	var v string
 	err = w.QueryRowContext(ctx, `SELECT value FROM vigil_meta WHERE key = 'schema_version'`).Scan(&v)
 	switch {
@@ -141,6 +158,30 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
 	}
 	return &Store{path: path, w: w, r: r, wc: wc, stmts: map[string]*sql.Stmt{}}, nil
+}
+
+// migrate adds the columns a database created by an earlier build lacks, then
+// the indexes.
+func migrate(ctx context.Context, db *sql.DB) error {
+	for _, m := range migrations {
+		var n int
+		err := db.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info(?) WHERE name = ?`, m.table, m.column).Scan(&n)
+		if err != nil {
+			return fmt.Errorf("look up %s.%s: %w", m.table, m.column, err)
+		}
+		if n > 0 {
+			continue
+		}
+		if _, err := db.ExecContext(ctx, m.add); err != nil {
+			return fmt.Errorf("add %s.%s: %w", m.table, m.column, err)
+		}
+	}
+	for _, stmt := range indexes {
+		if _, err := db.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("create index: %w", err)
+		}
+	}
+	return nil
 }
 
 // Close closes both connection pools.
@@ -645,8 +686,8 @@ func (s *Store) HasKeys(ctx context.Context, keys []string) (map[string]bool, er
 func (s *Store) PutToken(ctx context.Context, t store.Token) error {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
-	_, err := s.wc.ExecContext(ctx, `INSERT INTO tokens(hash, user_name, role, created_at) VALUES (?, ?, ?, ?)`,
-		t.Hash, t.User, t.Role, t.CreatedAt.UnixNano())
+	_, err := s.wc.ExecContext(ctx, `INSERT INTO tokens(hash, user_name, role, created_at, scram) VALUES (?, ?, ?, ?, ?)`,
+		t.Hash, t.User, t.Role, t.CreatedAt.UnixNano(), sql.NullString{String: t.SCRAM, Valid: t.SCRAM != ""})
 	var se sqlite3.Error
 	if errors.As(err, &se) && se.Code == sqlite3.ErrConstraint {
 		return fmt.Errorf("sqlite: put token for %s: a token with this hash exists", t.User)
@@ -661,8 +702,9 @@ func (s *Store) PutToken(ctx context.Context, t store.Token) error {
 func (s *Store) TokenByHash(ctx context.Context, hash []byte) (store.Token, error) {
 	t := store.Token{Hash: hash}
 	var created int64
-	err := s.r.QueryRowContext(ctx, `SELECT user_name, role, created_at FROM tokens WHERE hash = ?`, hash).
-		Scan(&t.User, &t.Role, &created)
+	var scram sql.NullString
+	err := s.r.QueryRowContext(ctx, `SELECT user_name, role, created_at, scram FROM tokens WHERE hash = ?`, hash).
+		Scan(&t.User, &t.Role, &created, &scram)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Token{}, fmt.Errorf("sqlite: token: %w", store.ErrNotFound)
 	}
@@ -670,7 +712,34 @@ func (s *Store) TokenByHash(ctx context.Context, hash []byte) (store.Token, erro
 		return store.Token{}, fmt.Errorf("sqlite: token: %w", err)
 	}
 	t.CreatedAt = time.Unix(0, created).UTC()
+	t.SCRAM = scram.String
 	return t, nil
+}
+
+// TokensByUser implements store.Store.
+func (s *Store) TokensByUser(ctx context.Context, user string) ([]store.Token, error) {
+	rows, err := s.r.QueryContext(ctx, `SELECT hash, role, created_at, scram FROM tokens WHERE user_name = ?
+		ORDER BY created_at, hash`, user)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: tokens of %s: %w", user, err)
+	}
+	defer rows.Close()
+	var out []store.Token
+	for rows.Next() {
+		t := store.Token{User: user}
+		var created int64
+		var scram sql.NullString
+		if err := rows.Scan(&t.Hash, &t.Role, &created, &scram); err != nil {
+			return nil, fmt.Errorf("sqlite: tokens of %s: %w", user, err)
+		}
+		t.CreatedAt = time.Unix(0, created).UTC()
+		t.SCRAM = scram.String
+		out = append(out, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: tokens of %s: %w", user, err)
+	}
+	return out, nil
 }
 
 // CountTokens implements store.Store.

@@ -31,6 +31,7 @@ func Run(t *testing.T, open Open) {
 		{"Query", testQuery},
 		{"DropPayloads", testDropPayloads},
 		{"Tokens", testTokens},
+		{"TokensByUser", testTokensByUser},
 		{"ScanLarge", testScanLarge},
 		{"DedupKeys", testDedupKeys},
 		{"Offsets", testOffsets},
@@ -370,6 +371,56 @@ func testTokens(t *testing.T, s store.Store) {
 		if n, err := s.CountTokens(ctx, role); err != nil || n != want {
 			t.Errorf("CountTokens(%q) = %d, %v; want %d", role, n, err, want)
 		}
+	}
+}
+
+func testTokensByUser(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	if got, err := s.TokensByUser(ctx, "alice"); err != nil || len(got) != 0 {
+		t.Fatalf("TokensByUser on empty store = %v, %v; want none", got, err)
+	}
+	const v1 = "SCRAM-SHA-256$4096:c2FsdA==$c3RvcmVk:c2VydmVy"
+	const v2 = "SCRAM-SHA-256$4096:c2FsdA==$b3RoZXI=:a2V5"
+	toks := []store.Token{
+		// Inserted out of order: TokensByUser sorts by creation time.
+		{Hash: hash("a2"), User: "alice", Role: "user", CreatedAt: base.Add(time.Minute + 7), SCRAM: v2},
+		{Hash: hash("a1"), User: "alice", Role: "admin", CreatedAt: base, SCRAM: v1},
+		{Hash: hash("a0"), User: "alice", Role: "auditor", CreatedAt: base.Add(-time.Hour)}, // no verifier
+		{Hash: hash("b1"), User: "bob", Role: "user", CreatedAt: base, SCRAM: v1},
+		{Hash: hash("al"), User: "alicia", Role: "user", CreatedAt: base, SCRAM: v1},
+	}
+	for _, tok := range toks {
+		if err := s.PutToken(ctx, tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.TokensByUser(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []store.Token{toks[2], toks[1], toks[0]}
+	if len(got) != len(want) {
+		t.Fatalf("TokensByUser(alice) = %d tokens; want %d: %+v", len(got), len(want), got)
+	}
+	for i := range want {
+		g, w := got[i], want[i]
+		if !bytes.Equal(g.Hash, w.Hash) || g.User != w.User || g.Role != w.Role || !g.CreatedAt.Equal(w.CreatedAt) || g.SCRAM != w.SCRAM {
+			t.Errorf("TokensByUser(alice)[%d] = %+v; want %+v", i, g, w)
+		}
+	}
+	// The verifier round-trips through TokenByHash as well; a token without
+	// one reads back with an empty verifier.
+	if tok, err := s.TokenByHash(ctx, hash("a2")); err != nil || tok.SCRAM != v2 {
+		t.Errorf("TokenByHash(a2).SCRAM = %q, %v; want %q", tok.SCRAM, err, v2)
+	}
+	if tok, err := s.TokenByHash(ctx, hash("a0")); err != nil || tok.SCRAM != "" {
+		t.Errorf("TokenByHash(a0).SCRAM = %q, %v; want empty", tok.SCRAM, err)
+	}
+	if got, err := s.TokensByUser(ctx, "ALICE"); err != nil || len(got) != 0 {
+		t.Errorf("TokensByUser(ALICE) = %v, %v; user names are case-sensitive", got, err)
+	}
+	if got, err := s.TokensByUser(ctx, "ali%"); err != nil || len(got) != 0 {
+		t.Errorf("TokensByUser(ali%%) = %v, %v; want none", got, err)
 	}
 }
 
