@@ -57,6 +57,7 @@ func commands() []command {
 		{"rules", "check Sigma rules and run detection fixtures (rules lint|test PATH...)", runRules},
 		{"ingest", "read external audit logs into the audit log (--source cloudtrail|k8s-audit|github|pgaudit|auditd|jsonl)", runIngest},
 		{"policy", "decide actions offline and run rule tests (policy eval|test)", runPolicy},
+		{"review", "list, approve and deny review requests on a running server (review list|show|approve|deny)", runReview},
 		{"check", "decide one action for a CI pipeline: exit 0 allow, 1 deny or review (check sql|shell|tfplan)", runCheck},
 		{"version", "print the version", runVersion},
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/vigil-audit/vigil/internal/ingest"
 	"github.com/vigil-audit/vigil/internal/ingest/sources"
 	"github.com/vigil-audit/vigil/internal/policy"
+	"github.com/vigil-audit/vigil/internal/review"
 	"github.com/vigil-audit/vigil/internal/store"
 )
 
@@ -47,6 +48,8 @@ type Options struct {
 	MaxBody int64
 	// Policy decides actions for POST /v1/decide; nil leaves the route out.
 	Policy *policy.Engine
+	// Reviews serves /v1/reviews; nil leaves the routes out.
+	Reviews *review.Manager
 }
 
 // Server serves the HTTP API.
@@ -56,12 +59,13 @@ type Server struct {
 	logger  *slog.Logger
 	maxBody int64
 	policy  *policy.Engine
+	reviews *review.Manager
 	mux     *http.ServeMux
 }
 
 // New returns a Server.
 func New(o Options) *Server {
-	s := &Server{log: o.Log, auth: o.Auth, logger: o.Logger, maxBody: o.MaxBody, policy: o.Policy, mux: http.NewServeMux()}
+	s := &Server{log: o.Log, auth: o.Auth, logger: o.Logger, maxBody: o.MaxBody, policy: o.Policy, reviews: o.Reviews, mux: http.NewServeMux()}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
@@ -85,6 +89,12 @@ func New(o Options) *Server {
 	if s.policy != nil {
 		s.handle("POST /v1/decide", anyRole, s.decide)
 		s.handle("POST /v1/k8s/admit", anyRole, s.admit)
+	}
+	if s.reviews != nil {
+		s.handle("GET /v1/reviews", anyRole, s.listReviews)
+		s.handle("GET /v1/reviews/{id}", anyRole, s.getReview)
+		s.handle("POST /v1/reviews/{id}/approve", anyRole, s.reviewVote(true))
+		s.handle("POST /v1/reviews/{id}/deny", anyRole, s.reviewVote(false))
 	}
 	s.handle("POST /v1/ingest/{source}", anyRole, s.ingest)
 	s.handle("GET /v1/alerts", readers, s.listAlerts)

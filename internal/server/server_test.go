@@ -27,6 +27,7 @@ import (
 	"github.com/vigil-audit/vigil/internal/event"
 	"github.com/vigil-audit/vigil/internal/policy"
 	"github.com/vigil-audit/vigil/internal/policy/builtin"
+	"github.com/vigil-audit/vigil/internal/review"
 	"github.com/vigil-audit/vigil/internal/server"
 	"github.com/vigil-audit/vigil/internal/store"
 	"github.com/vigil-audit/vigil/internal/store/sqlite"
@@ -42,6 +43,7 @@ type env struct {
 	verifier note.Verifier
 	srv      *httptest.Server
 	logs     *syncBuffer // the server's own log output
+	reviews  *review.Manager
 
 	admin, auditor, user string // token secrets
 }
@@ -95,9 +97,10 @@ func newEnv(t *testing.T, maxBody int64) *env {
 	}
 	eng := policy.NewEngine(rs, policy.Defaults{})
 	policy.RegisterClassifiers(eng)
+	e.reviews = review.New(l, review.Config{})
 	e.srv = httptest.NewServer(server.New(server.Options{
 		Log: l, Auth: auth.NewAuthenticator(st), Gatherer: reg, MaxBody: maxBody,
-		Logger: slog.New(slog.NewTextHandler(e.logs, nil)), Policy: eng,
+		Logger: slog.New(slog.NewTextHandler(e.logs, nil)), Policy: eng, Reviews: e.reviews,
 	}))
 	t.Cleanup(func() {
 		e.srv.Close()

@@ -155,9 +155,20 @@ func TestBuiltinCorrelations(t *testing.T) {
 	if strings.Join(got, ",") != "vigil-unreviewed-iam-admin" {
 		t.Fatalf("grant with no review fired %v; want vigil-unreviewed-iam-admin only", got)
 	}
-	review := event.Event{Source: "vigil/review", Action: "review.approve", Time: t0, Actor: event.Actor{User: "mallory"}}
+	approval := func(approver, requester, status string) event.Event {
+		return event.Event{Source: "vigil/review", Action: "review.approve", Time: t0, Actor: event.Actor{User: approver},
+			Attrs: map[string]any{"review.requester": requester, "review.status": status}}
+	}
+	review := approval("bob", "mallory", "approved")
 	if got = fired(newDetector(), review, grant); len(got) != 0 {
 		t.Fatalf("grant after an approved review fired %v", got)
+	}
+	// Approvals that do not cover the grantor: the first of two approvals,
+	// and mallory approving somebody else's request.
+	for _, a := range []event.Event{approval("bob", "mallory", "pending"), approval("mallory", "alice", "approved")} {
+		if got = fired(newDetector(), a, grant); strings.Join(got, ",") != "vigil-unreviewed-iam-admin" {
+			t.Fatalf("grant after approval %v fired %v; want vigil-unreviewed-iam-admin", a.Attrs, got)
+		}
 	}
 	late := review
 	late.Time = t0.Add(-23 * time.Hour) // more than 24h before the grant
