@@ -2,8 +2,10 @@ package cli_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -18,7 +20,8 @@ import (
 
 // TestServeGateway runs `vigil serve` with the PostgreSQL gateway configured
 // in vigil.yaml: allowed statements reach the database, a DROP on the
-// production connection is refused with 42501 and the table survives.
+// production connection is refused with 42501 and the table survives. The
+// client connects with sslmode=require: serve made a self-signed certificate.
 func TestServeGateway(t *testing.T) {
 	bin := buildVigil(t)
 	pg := pgtest.Shared(t)
@@ -57,7 +60,7 @@ connections:
 	if _, err := direct.Exec(ctx, `CREATE TABLE accounts (id int primary key, balance int); INSERT INTO accounts VALUES (1, 10), (2, 20)`); err != nil {
 		t.Fatal(err)
 	}
-	conn, err := pgx.Connect(ctx, fmt.Sprintf("postgres://alice:%s@%s/prod-db?sslmode=disable", url.QueryEscape(strings.TrimSpace(tok)), gwAddr))
+	conn, err := pgx.Connect(ctx, fmt.Sprintf("postgres://alice:%s@%s/prod-db?sslmode=require", url.QueryEscape(strings.TrimSpace(tok)), gwAddr))
 	if err != nil {
 		t.Fatalf("connect through the gateway: %v", err)
 	}
@@ -74,5 +77,183 @@ connections:
 	var n int
 	if err := direct.QueryRow(ctx, `SELECT count(*) FROM accounts`).Scan(&n); err != nil || n != 2 {
 		t.Fatalf("the table after the refused DROP: %d rows, %v", n, err)
+	}
+}
+
+// TestServeGatewayReview is the review round trip through `vigil serve`: a
+// statement the policy sends to review is refused with 42501 naming a review;
+// the requester cannot approve it, nor can a user without an approver role;
+// two approvers (reviews.approvers: 2) approve it with `vigil review
+// approve`; then the same statement from the same user runs, while another
+// user, or another statement, still needs a review of its own.
+func TestServeGatewayReview(t *testing.T) {
+	bin := buildVigil(t)
+	pg := pgtest.Shared(t)
+	dsn := pg.NewDB(t)
+	u, _ := url.Parse(dsn)
+	dbname := strings.TrimPrefix(u.Path, "/")
+	dir := t.TempDir()
+	gwAddr := freeAddr(t)
+	cfg := filepath.Join(t.TempDir(), "vigil.yaml")
+	yaml := fmt.Sprintf(`data: %s
+gateway:
+  postgres: {listen: %s}
+connections:
+  - name: prod-db
+    type: postgres
+    environment: production
+    upstream: {host: 127.0.0.1, port: %d, database: %s, user: postgres, sslmode: disable}
+reviews:
+  approvers: 2
+  window: 10m
+`, dir, gwAddr, pg.Port(), dbname)
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tokens := map[string]string{}
+	for _, ur := range [][2]string{{"alice", "user"}, {"mallory", "user"}, {"carol", "admin"}, {"dave", "admin"}} {
+		code, tok, errs := run(t, "token", "create", "--config", cfg, "--user", ur[0], "--role", ur[1])
+		if code != 0 {
+			t.Fatalf("token create: %s", errs)
+		}
+		tokens[ur[0]] = strings.TrimSpace(tok)
+	}
+	httpAddr := freeAddr(t)
+	cmd := startServeArgs(t, bin, httpAddr, "--config", cfg, "--http", httpAddr)
+	defer stopServe(t, cmd)
+	server := "http://" + httpAddr
+
+	ctx := context.Background()
+	direct, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer direct.Close(ctx)
+	if _, err := direct.Exec(ctx, `CREATE TABLE accounts (id int primary key, balance int, note text); INSERT INTO accounts VALUES (1, 10, 'x')`); err != nil {
+		t.Fatal(err)
+	}
+	connect := func(user string) *pgx.Conn {
+		c, err := pgx.Connect(ctx, fmt.Sprintf("postgres://%s:%s@%s/prod-db?sslmode=disable", user, url.QueryEscape(tokens[user]), gwAddr))
+		if err != nil {
+			t.Fatalf("connect as %s: %v", user, err)
+		}
+		return c
+	}
+	// Closed before serve is stopped, which waits for open sessions.
+	alice, mallory := connect("alice"), connect("mallory")
+	defer alice.Close(ctx)
+	defer mallory.Close(ctx)
+	const stmt = `ALTER TABLE accounts DROP COLUMN note`
+	refusedReview := func(c *pgx.Conn, sql string) string {
+		t.Helper()
+		_, err := c.Exec(ctx, sql)
+		var pgErr *pgconn.PgError
+		if !errors.As(err, &pgErr) || pgErr.Code != "42501" || !strings.Contains(pgErr.Message, "sql.drop-column") {
+			t.Fatalf("%s: %v; want 42501 naming sql.drop-column", sql, err)
+		}
+		i := strings.Index(pgErr.Message, "(review ")
+		if i < 0 || !strings.Contains(pgErr.Hint, "vigil review approve") {
+			t.Fatalf("refusal names no review: %q, hint %q", pgErr.Message, pgErr.Hint)
+		}
+		id, _, _ := strings.Cut(pgErr.Message[i+len("(review "):], ")")
+		return id
+	}
+	columns := func() int {
+		var n int
+		if err := direct.QueryRow(ctx, `SELECT count(*) FROM information_schema.columns WHERE table_name = 'accounts'`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+
+	id := refusedReview(alice, stmt)
+	if again := refusedReview(alice, "alter table ACCOUNTS drop column note"); again != id {
+		t.Fatalf("the same statement, spelt differently, opened review %s besides %s", again, id)
+	}
+	review := func(user string, args ...string) (int, string, string) {
+		return run(t, append(append([]string{"review"}, args...), "--server", server, "--token", tokens[user])...)
+	}
+	code, out, errs := review("carol", "list", "--status", "pending")
+	if code != 0 || !strings.Contains(out, id) || !strings.Contains(out, "alice") || !strings.Contains(out, "0/2") {
+		t.Fatalf("review list: exit %d\n%s%s", code, out, errs)
+	}
+	code, out, _ = review("mallory", "list")
+	if code != 0 || strings.Contains(out, id) {
+		t.Fatalf("mallory (no approver role) sees alice's review:\n%s", out)
+	}
+	for _, who := range []string{"alice", "mallory"} {
+		if code, _, errs := review(who, "approve", id); code == 0 || !strings.Contains(errs, "403") {
+			t.Fatalf("%s approved the review: exit %d, %s", who, code, errs)
+		}
+	}
+	if code, out, errs := review("carol", "approve", id, "--comment", "ticket OPS-7"); code != 0 || !strings.Contains(out, "approvals: 1 of 2") {
+		t.Fatalf("carol approves: exit %d\n%s%s", code, out, errs)
+	}
+	refusedReview(alice, stmt) // one approval of two
+	if code, out, errs := review("dave", "approve", id); code != 0 || !strings.Contains(out, "approved") {
+		t.Fatalf("dave approves: exit %d\n%s%s", code, out, errs)
+	}
+	if n := columns(); n != 3 {
+		t.Fatalf("approval alone changed the table: %d columns", n)
+	}
+
+	// Only alice's statement is approved, on this connection.
+	other := refusedReview(mallory, stmt)
+	if other == id {
+		t.Fatalf("mallory's statement reuses alice's review %s", id)
+	}
+	if refusedReview(alice, `ALTER TABLE accounts DROP COLUMN balance`) == id {
+		t.Fatal("another statement reuses the approved review")
+	}
+	if _, err := alice.Exec(ctx, stmt); err != nil {
+		t.Fatalf("the approved statement: %v", err)
+	}
+	if n := columns(); n != 2 {
+		t.Fatalf("after the approved statement: %d columns, want 2", n)
+	}
+	if code, _, errs := review("carol", "deny", other, "--comment", "no"); code != 0 {
+		t.Fatalf("carol denies: %s", errs)
+	}
+	if code, _, errs := review("dave", "approve", other); code == 0 || !strings.Contains(errs, "409") {
+		t.Fatalf("approving a denied review: exit %d, %s", code, errs)
+	}
+
+	// The whole story is in the audit log, read back through the API: the
+	// review events, and the statement's intents (refused, then allowed by
+	// the review) carrying the review id.
+	events := func(query string) []map[string]any {
+		req, _ := http.NewRequest("GET", server+"/v1/events?limit=1000&"+query, nil)
+		req.Header.Set("Authorization", "Bearer "+tokens["carol"])
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body struct{ Events []map[string]any }
+		if err := json.NewDecoder(resp.Body).Decode(&body); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("GET /v1/events?%s: %d, %v", query, resp.StatusCode, err)
+		}
+		return body.Events
+	}
+	var story []string
+	for _, ev := range events("source=vigil/review") {
+		actor, _ := ev["actor"].(map[string]any)
+		story = append(story, fmt.Sprintf("%s:%s", actor["user"], ev["action"]))
+	}
+	want := "alice:review.request carol:review.approve dave:review.approve mallory:review.request alice:review.request carol:review.deny"
+	if got := strings.Join(story, " "); got != want {
+		t.Fatalf("review events:\n got %s\nwant %s", got, want)
+	}
+	var outcomes []string
+	for _, ev := range events("source=gateway/postgres&actor=alice&action=ALTER+TABLE") {
+		attrs, _ := ev["attrs"].(map[string]any)
+		if attrs["review.id"] == id {
+			dec, _ := ev["decision"].(map[string]any)
+			outcomes = append(outcomes, fmt.Sprintf("%s/%s", ev["outcome"], dec["effect"]))
+		}
+	}
+	// refused twice (two spellings), once more after one approval, then run.
+	if got := strings.Join(outcomes, " "); got != "pending/review pending/review pending/review success/allow" {
+		t.Fatalf("alice's intents under review %s: %s", id, got)
 	}
 }

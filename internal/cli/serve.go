@@ -27,6 +27,7 @@ import (
 	"github.com/vigil-audit/vigil/internal/ingest/jsonl"
 	"github.com/vigil-audit/vigil/internal/ingest/sources"
 	"github.com/vigil-audit/vigil/internal/ingest/tail"
+	"github.com/vigil-audit/vigil/internal/review"
 	"github.com/vigil-audit/vigil/internal/server"
 )
 
@@ -112,9 +113,18 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.HTTP.Listen, err)
 	}
+	reviews := review.New(lg, review.Config{
+		Approvers: cfg.Reviews.Approvers, Expiry: cfg.Reviews.Expiry,
+		Window: cfg.Reviews.Window, ApproverRoles: cfg.Reviews.ApproverRoles,
+	})
+	go func() { // fold the existing review events before they are first needed
+		if err := reviews.Refresh(ctx); err != nil {
+			logger.Error("reviews: fold the log", keyErr, err)
+		}
+	}()
 	srv := server.New(server.Options{
 		Log: lg, Auth: auth.NewAuthenticator(st), Logger: logger.With("component", "server"),
-		Gatherer: reg, MaxBody: cfg.HTTP.MaxBody, Policy: eng,
+		Gatherer: reg, MaxBody: cfg.HTTP.MaxBody, Policy: eng, Reviews: reviews,
 	})
 	hs := &http.Server{
 		Handler:           srv,
@@ -179,7 +189,16 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	serveErr := make(chan error, 2)
 	var gw *pgwire.Server
 	if addr := cfg.Gateway.Postgres.Listen; addr != "" {
-		gcfg := pgwire.Config{Listen: addr, Connections: map[string]pgwire.Connection{}}
+		gcfg := pgwire.Config{Listen: addr, Connections: map[string]pgwire.Connection{}, Auth: cfg.Gateway.Postgres.Auth}
+		tlsCfg, tlsInfo, err := pgwire.LoadTLS(cfg.Gateway.Postgres.TLSCert, cfg.Gateway.Postgres.TLSKey, cfg.Data)
+		if err != nil {
+			return err
+		}
+		gcfg.TLS = tlsCfg
+		logger.Info("postgres gateway tls", "cert", tlsInfo.CertFile, "sha256", tlsInfo.Fingerprint, "self_signed", tlsInfo.Generated, "created", tlsInfo.Created)
+		if gcfg.RedactKey, err = pgwire.LoadRedactKey(cfg.Data); err != nil {
+			return err
+		}
 		for _, c := range cfg.Connections {
 			pw, err := c.Upstream.Password()
 			if err != nil {
@@ -190,6 +209,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 				port = 5432
 			}
 			gcfg.Connections[c.Name] = pgwire.Connection{Name: c.Name, Environment: c.Environment, Audit: c.Audit,
+				Roles: c.Roles, Users: c.Users, RedactLiterals: c.RedactLiterals,
 				Upstream: pgwire.Upstream{Host: c.Upstream.Host, Port: port, Database: c.Upstream.Database,
 					User: c.Upstream.User, Password: pw, SSLMode: c.Upstream.SSLMode}}
 		}
@@ -197,7 +217,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		if err != nil {
 			return fmt.Errorf("gateway: listen on %s: %w", addr, err)
 		}
-		gw = pgwire.New(gcfg, pgwire.Deps{Log: lg, Auth: auth.NewAuthenticator(st), Policy: eng, Logger: logger.With("component", "gateway")})
+		gw = pgwire.New(gcfg, pgwire.Deps{Log: lg, Auth: auth.NewAuthenticator(st), Policy: eng, Reviews: reviews, Logger: logger.With("component", "gateway")})
 		go func() {
 			if err := gw.Serve(gln); err != nil && !errors.Is(err, pgwire.ErrServerClosed) {
 				serveErr <- fmt.Errorf("gateway: %w", err)

@@ -63,6 +63,7 @@ type Config struct {
 	Connections []Connection `yaml:"connections"`
 	Detect      Detect       `yaml:"detect"`
 	Alerts      Alerts       `yaml:"alerts"`
+	Reviews     Reviews      `yaml:"reviews"`
 
 	// src is where the values came from, for positions in Validate's errors;
 	// nil for a Config built in code.
@@ -142,6 +143,14 @@ type FailedAccess struct {
 	Window time.Duration `yaml:"window"` // default 10m
 }
 
+// Reviews configures the approval of actions the policy sends to review.
+type Reviews struct {
+	Approvers     int           `yaml:"approvers"`      // distinct approvals a request needs; default 1
+	Expiry        time.Duration `yaml:"expiry"`         // how long a request stays open; default 24h
+	Window        time.Duration `yaml:"window"`         // how long an approved action may run after approval; default 1h
+	ApproverRoles []string      `yaml:"approver_roles"` // token roles that may approve or deny; default [admin]
+}
+
 // Alerts configures where alerts go.
 type Alerts struct {
 	Sinks []AlertSink `yaml:"sinks"`
@@ -165,7 +174,21 @@ type Gateway struct {
 // PostgresGateway is the PostgreSQL-protocol listener; empty Listen turns it off.
 type PostgresGateway struct {
 	Listen string `yaml:"listen"`
+	// TLSCert and TLSKey are the PEM certificate (chain) and key offered to
+	// clients. Both empty: a self-signed certificate kept in the data
+	// directory, made on the first start.
+	TLSCert string `yaml:"tls_cert"`
+	TLSKey  string `yaml:"tls_key"`
+	// Auth is how clients prove their token: scram (SCRAM-SHA-256, the
+	// default) or password (cleartext).
+	Auth string `yaml:"auth"`
 }
+
+// Gateway client authentication methods (PostgresGateway.Auth).
+const (
+	GatewayAuthSCRAM    = "scram"
+	GatewayAuthPassword = "password"
+)
 
 // Connection is a named upstream that clients reach through a gateway (the
 // PostgreSQL `database` startup parameter names it). Its environment scopes
@@ -176,7 +199,18 @@ type Connection struct {
 	Environment string   `yaml:"environment"` // e.g. production
 	Audit       string   `yaml:"audit"`       // strict or standard (default)
 	Upstream    Upstream `yaml:"upstream"`
+	// Roles and Users say who may use the connection: a login whose token
+	// has one of Roles, or whose user is one of Users. Both empty: everyone.
+	Roles []string `yaml:"roles"`
+	Users []string `yaml:"users"`
+	// RedactLiterals records statements with their literals replaced by
+	// $n (the parser's normalized form) instead of their text.
+	RedactLiterals bool `yaml:"redact_literals"`
 }
+
+// TokenRoles are the roles of API tokens (internal/auth), which
+// connections[].roles lists.
+var TokenRoles = []string{"admin", "auditor", "user"}
 
 // Upstream is where and as whom the gateway connects. The password comes from
 // an environment variable or a file, never from vigil.yaml itself.
@@ -237,6 +271,8 @@ func Default() *Config {
 			Events:   0,
 			Interval: time.Hour,
 		},
+		Gateway: Gateway{Postgres: PostgresGateway{Auth: GatewayAuthSCRAM}},
+		Reviews: Reviews{Approvers: 1, Expiry: 24 * time.Hour, Window: time.Hour, ApproverRoles: []string{"admin"}},
 	}
 }
 
@@ -380,6 +416,19 @@ func (c *Config) Validate() error {
 			add("gateway.postgres.listen", "%s", msg)
 		}
 	}
+	pg := c.Gateway.Postgres
+	if (pg.TLSCert == "") != (pg.TLSKey == "") {
+		if pg.TLSCert == "" {
+			add("gateway.postgres.tls_key", "set tls_cert with tls_key, or neither (a self-signed certificate in the data directory)")
+		} else {
+			add("gateway.postgres.tls_cert", "set tls_key with tls_cert, or neither (a self-signed certificate in the data directory)")
+		}
+	}
+	switch pg.Auth {
+	case GatewayAuthSCRAM, GatewayAuthPassword:
+	default:
+		add("gateway.postgres.auth", "%q is not one of scram, password", pg.Auth)
+	}
 	names := map[string]bool{}
 	for i, cn := range c.Connections {
 		at := fmt.Sprintf("connections[%d]", i)
@@ -395,6 +444,16 @@ func (c *Config) Validate() error {
 		}
 		if cn.Audit != "" && cn.Audit != "strict" && cn.Audit != "standard" {
 			add(at+".audit", "%q is not one of strict, standard", cn.Audit)
+		}
+		for j, r := range cn.Roles {
+			if !slices.Contains(TokenRoles, r) {
+				add(fmt.Sprintf("%s.roles[%d]", at, j), "%q is not a token role (one of %s)", r, strings.Join(TokenRoles, ", "))
+			}
+		}
+		for j, u := range cn.Users {
+			if u == "" || strings.ContainsFunc(u, unicode.IsSpace) {
+				add(fmt.Sprintf("%s.users[%d]", at, j), "%q is not a user name (non-empty, without spaces)", u)
+			}
 		}
 		u := cn.Upstream
 		if u.Host == "" {
@@ -453,6 +512,24 @@ func (c *Config) Validate() error {
 		case "", "informational", "low", "medium", "high", "critical":
 		default:
 			add(at+".min_severity", "%q is not one of informational, low, medium, high, critical", sk.MinSeverity)
+		}
+	}
+
+	if n := c.Reviews.Approvers; n < 1 || n > 10 {
+		add("reviews.approvers", "must be from 1 to 10, not %d", n)
+	}
+	if e := c.Reviews.Expiry; e < time.Minute {
+		add("reviews.expiry", "must be at least 1m, not %s", FormatDuration(e))
+	}
+	if w := c.Reviews.Window; w < time.Minute || w > 7*24*time.Hour {
+		add("reviews.window", "must be from 1m to 7d, not %s", FormatDuration(w))
+	}
+	if len(c.Reviews.ApproverRoles) == 0 {
+		add("reviews.approver_roles", "must name at least one role (admin, auditor, user)")
+	}
+	for i, r := range c.Reviews.ApproverRoles {
+		if r != "admin" && r != "auditor" && r != "user" {
+			add(fmt.Sprintf("reviews.approver_roles[%d]", i), "%q is not one of admin, auditor, user", r)
 		}
 	}
 

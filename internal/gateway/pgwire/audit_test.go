@@ -129,7 +129,8 @@ func TestStandardLogClosed(t *testing.T) {
 func TestCloseAfterDurable(t *testing.T) {
 	for _, mode := range []string{pgwire.AuditStandard, pgwire.AuditStrict} {
 		t.Run(mode, func(t *testing.T) {
-			e := newEnvWith(t, envOptions{audit: mode})
+			// Cleartext password, which this hand-driven client speaks.
+			e := newEnvWith(t, envOptions{audit: mode, auth: pgwire.AuthPassword})
 			setupTable(t, e)
 			nc, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(e.port))
 			if err != nil {

@@ -45,6 +45,12 @@ func (ss *session) sessionEvent(activity, outcome string, attrs map[string]any) 
 		attrs = map[string]any{}
 	}
 	attrs["tls"] = ss.secure
+	if ss.method != "" {
+		attrs["auth_method"] = ss.method
+	}
+	if ss.channelBound {
+		attrs["channel_binding"] = true
+	}
 	if ss.conn.Upstream.Database != "" {
 		attrs["database"] = ss.conn.Upstream.Database
 	}
@@ -89,6 +95,18 @@ func (ss *session) intentEvent(a *classify.Action, d *policy.Decision, protocol,
 			attrs["sql.unparseable"] = true
 		}
 	}
+	if ss.conn.RedactLiterals {
+		// The classifier's normalized text when its attributes carry one;
+		// otherwise redactSQL normalizes the text itself (and withholds
+		// it when it does not parse).
+		var normalized string
+		var unparseable bool
+		if m, ok := d.Attrs["sql"].(map[string]any); ok {
+			normalized, _ = m["normalized"].(string)
+			unparseable, _ = m["unparseable"].(bool)
+		}
+		ss.redactAttrs(attrs, a.SQL, normalized, unparseable)
+	}
 	return event.Event{
 		ID: newID(), Source: Source, ClassUID: event.ClassDatastoreActivity, Activity: "query",
 		Actor: ss.actor(), Action: clip(verb), Resource: ss.resource(), Target: clip(ss.conn.Name),
@@ -121,6 +139,9 @@ func (ss *session) outcomeEvent(x *execution) event.Event {
 		ev.Outcome = event.OutcomeFailure
 		attrs["sql.sqlstate"] = x.code
 		attrs["sql.error"] = x.msg
+		if ss.conn.RedactLiterals {
+			attrs["sql.error"] = withheldError(x.code)
+		}
 	}
 	return ev
 }

@@ -3,6 +3,7 @@ package pgwire_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -70,6 +71,12 @@ type envOptions struct {
 	pg *pgtest.Server
 	// more are further connections to the same database: name -> audit mode.
 	more map[string]string
+	// auth is the gateway's client authentication (Config.Auth).
+	auth string
+	// tls is offered to clients (Config.TLS).
+	tls *tls.Config
+	// conns, when set, may change the connections before the gateway starts.
+	conns func(map[string]pgwire.Connection)
 }
 
 func newEnvWith(t *testing.T, o envOptions) *env {
@@ -121,6 +128,10 @@ func newEnvWith(t *testing.T, o envOptions) *env {
 	}}
 	for name, mode := range o.more {
 		cfg.Connections[name] = pgwire.Connection{Name: name, Environment: "production", Upstream: up, Audit: mode}
+	}
+	cfg.Auth, cfg.TLS = o.auth, o.tls
+	if o.conns != nil {
+		o.conns(cfg.Connections)
 	}
 	e.srv = pgwire.New(cfg, pgwire.Deps{Log: l, Auth: auth.NewAuthenticator(st), Policy: eng,
 		Logger: slog.New(slog.NewTextHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})

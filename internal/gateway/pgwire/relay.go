@@ -11,6 +11,7 @@ import (
 	"github.com/vigil-audit/vigil/internal/classify"
 	"github.com/vigil-audit/vigil/internal/event"
 	"github.com/vigil-audit/vigil/internal/policy"
+	"github.com/vigil-audit/vigil/internal/review"
 )
 
 // closeWait bounds how long a terminated session waits for the upstream to
@@ -200,12 +201,31 @@ func (ss *session) decide(sql, protocol, stmtName string) (*intent, []byte) {
 		ss.srv.logger.Warn("decision failed closed", append(ss.log(), keyErr, derr)...)
 	}
 	ev := ss.intentEvent(a, d, protocol, stmtName)
+	var approved *review.Review
+	if derr == nil && d.Effect == policy.EffectReview && ss.srv.deps.Reviews != nil {
+		fp, _ := ev.Attrs["sql.fingerprint"].(string)
+		r, err := ss.srv.deps.Reviews.Approved(ctx, ss.user, ss.conn.Name, fp)
+		if err != nil { // fail closed: the statement waits for review
+			ss.srv.logger.Error("review lookup failed", append(ss.log(), keyErr, err)...)
+		}
+		if r != nil {
+			approved = r
+			ev.Outcome = event.OutcomeSuccess
+			ev.Decision.Effect = policy.EffectAllow
+			ev.Decision.Message = fmt.Sprintf("approved in review %s by %s", r.ID, approvers(r))
+			ev.Attrs["review.id"] = r.ID
+		}
+	}
 	if derr == nil && d.Effect == policy.EffectAllow && ss.standard() &&
 		!ss.srv.app.failing.Load() && plainRead(sql, d.Attrs) {
 		// A plain read in the standard mode: forwarded at once, its intent
 		// group-committed in the background.
 		ss.recordLater(ev)
 		return &intent{id: ev.ID, sql: sql, verb: ev.Action}, nil
+	}
+	var reviewRefusal []byte
+	if derr == nil && d.Effect == policy.EffectReview && approved == nil {
+		reviewRefusal = ss.reviewRefusal(ctx, d, &ev)
 	}
 	if err := ss.record(ctx, ev); err != nil {
 		ss.refused.Add(1)
@@ -218,11 +238,57 @@ func (ss *session) decide(sql, protocol, stmtName string) (*intent, []byte) {
 		ss.refused.Add(1)
 		return nil, errorMsg("ERROR", codeInsufficientPrivilege, "denied by Vigil: "+ruleText(d, policy.EffectDeny), "")
 	case policy.EffectReview:
+		if approved != nil {
+			break
+		}
 		ss.refused.Add(1)
-		return nil, errorMsg("ERROR", codeInsufficientPrivilege, "review required (review id pending)",
-			ruleText(d, policy.EffectReview))
+		return nil, reviewRefusal
 	}
 	return &intent{id: ev.ID, sql: sql, verb: ev.Action}, nil
+}
+
+// reviewRefusal opens (or finds) the review of a statement the policy sent
+// to review, notes its id in the statement's intent event ev, and returns the
+// ErrorResponse naming it.
+func (ss *session) reviewRefusal(ctx context.Context, d *policy.Decision, ev *event.Event) []byte {
+	why := ruleText(d, policy.EffectReview)
+	if ss.srv.deps.Reviews == nil {
+		return errorHint(codeInsufficientPrivilege, "review required by Vigil: "+why,
+			"this gateway has no review workflow configured, so the statement cannot be approved here")
+	}
+	fp, _ := ev.Attrs["sql.fingerprint"].(string)
+	text, _ := ev.Attrs["sql.text"].(string)
+	req := review.Request{
+		Requester: ss.user, SrcIP: ss.remote, SessionID: ss.id,
+		Connection: ss.conn.Name, Environment: ss.conn.Environment,
+		Kind: "sql", Fingerprint: fp, Statement: text,
+	}
+	if ss.role != "" {
+		req.Roles = []string{ss.role}
+	}
+	for _, r := range d.Rules {
+		if r.Effect == policy.EffectReview && !r.DryRun {
+			req.Rules = append(req.Rules, review.Rule{ID: r.ID, Message: r.Message})
+		}
+	}
+	r, _, err := ss.srv.deps.Reviews.Open(ctx, req)
+	if err != nil {
+		ss.srv.logger.Error("review not opened", append(ss.log(), keyErr, err)...)
+		return errorHint(codeInsufficientPrivilege, "review required by Vigil: "+why,
+			"the review request could not be recorded; try again later")
+	}
+	ev.Attrs["review.id"] = r.ID
+	return errorHint(codeInsufficientPrivilege,
+		fmt.Sprintf("review required by Vigil (review %s): %s", r.ID, why),
+		fmt.Sprintf("ask an approver to run: vigil review approve %s; once approved, run the same statement again within the approval window", r.ID))
+}
+
+func approvers(r *review.Review) string {
+	names := make([]string, len(r.Approvals))
+	for i, v := range r.Approvals {
+		names[i] = v.User
+	}
+	return strings.Join(names, ", ")
 }
 
 // ruleText names the rules with the given effect and their messages.

@@ -8,9 +8,33 @@
 //
 // Choices (see also docs/ARCHITECTURE.md):
 //
-//   - Client authentication is cleartext password (the token). It is offered
-//     only over TLS or from a loopback address; other clients are refused
-//     with 28000. SCRAM to clients is not implemented yet.
+//   - TLS: an SSLRequest is answered 'S' and the connection upgraded when
+//     Config.TLS is set (LoadTLS: configured files, or a self-signed ECDSA
+//     P-256 certificate made once in the data directory). A client without
+//     TLS is accepted only from a loopback address; others are refused with
+//     FATAL 28000, recorded.
+//   - Client authentication (Config.Auth) is SCRAM-SHA-256 by default, as
+//     PostgreSQL does it, with the token as the password; over TLS
+//     SCRAM-SHA-256-PLUS (tls-server-end-point channel binding) is offered
+//     too, and a client claiming channel binding support while not using it
+//     is refused as a downgrade. The store keeps each token's SCRAM verifier
+//     (auth.SCRAMVerifier); all tokens of a user share one salt, derived
+//     from the user name, and one iteration count, so the proof is checked
+//     against each of the user's verifiers and the matching token gives the
+//     session its role. An unknown user's exchange runs to its end like a
+//     wrong token's. A user whose tokens all predate verifiers is asked for
+//     a cleartext password instead, and so is everyone with AuthPassword.
+//     A failed login is FATAL 28P01.
+//   - After authentication: a database that names no connection is FATAL
+//     3D000; a connection whose Roles and Users do not include the login's
+//     token role or user is FATAL 42501 naming it. Every refused login is
+//     recorded as a failed logon event with its reason.
+//   - With Connection.RedactLiterals, intent events record the statement's
+//     normalized text (literals as $n; literals and comments the normalizer
+//     keeps are removed by a second pass with the lexer), a withheld
+//     placeholder with the text's length and keyed fingerprint when it does
+//     not parse, and outcome events withhold the upstream's error message
+//     (see redact.go).
 //   - A refused statement is not forwarded at all: the client gets
 //     ErrorResponse 42501 then ReadyForQuery with the session's current
 //     transaction status as last reported by the upstream. Inside a
@@ -80,16 +104,19 @@ package pgwire
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/vigil-audit/vigil/internal/auditlog"
 	"github.com/vigil-audit/vigil/internal/auth"
 	"github.com/vigil-audit/vigil/internal/policy"
+	"github.com/vigil-audit/vigil/internal/review"
 )
 
 // Log keys.
@@ -114,9 +141,16 @@ type Config struct {
 	// Connections are the upstream databases, keyed by the name clients give
 	// as the database.
 	Connections map[string]Connection
-	// TLS, when set, is offered to clients that send SSLRequest. Without it,
-	// only loopback clients are accepted.
+	// TLS, when set, is offered to clients that send SSLRequest (see
+	// LoadTLS). Clients without TLS are accepted only from loopback.
 	TLS *tls.Config
+	// Auth is how clients prove their token: AuthSCRAM (the default, also
+	// when empty or any other value) or AuthPassword (cleartext).
+	Auth string
+	// RedactKey keys the fingerprint (HMAC-SHA256) recorded for a statement
+	// text withheld under RedactLiterals. When empty, New draws a random
+	// key, and fingerprints compare only within one run of the gateway.
+	RedactKey []byte
 	// FlushInterval bounds how long a background audit event waits before
 	// its append starts (default DefaultFlushInterval, at most
 	// MaxFlushInterval).
@@ -131,6 +165,22 @@ type Connection struct {
 	// Audit is "strict" or "standard" (the default when empty); any other
 	// value behaves as strict.
 	Audit string
+	// Roles and Users restrict who may use the connection: a login is
+	// allowed when its token's role is in Roles or its user is in Users.
+	// Both empty: every authenticated user.
+	Roles []string
+	Users []string
+	// RedactLiterals records statements in their normalized form, literals
+	// replaced by $n, instead of their text (see redactSQL).
+	RedactLiterals bool
+}
+
+// allows reports whether p may use the connection.
+func (c Connection) allows(p auth.Principal) bool {
+	if len(c.Roles) == 0 && len(c.Users) == 0 {
+		return true
+	}
+	return slices.Contains(c.Roles, p.Role) || slices.Contains(c.Users, p.User)
 }
 
 // Upstream is where and as whom the gateway connects.
@@ -145,6 +195,10 @@ type Deps struct {
 	Auth   *auth.Authenticator
 	Policy *policy.Engine
 	Logger *slog.Logger
+	// Reviews opens a review for each statement the policy sends to review,
+	// and lets an approved one run; nil refuses them with no review to ask
+	// for.
+	Reviews *review.Manager
 }
 
 // ErrServerClosed is returned by Serve after Shutdown.
@@ -165,6 +219,10 @@ type Server struct {
 
 	app       *appender
 	closeOnce sync.Once
+
+	// cbData is the tls-server-end-point channel binding data of the TLS
+	// certificate; nil without TLS (or for a certificate that has none).
+	cbData []byte
 }
 
 // New returns a gateway.
@@ -173,6 +231,11 @@ func New(cfg Config, deps Deps) *Server {
 		lns: map[net.Listener]struct{}{}, sessions: map[*session]struct{}{}, byPID: map[uint32]*session{}}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
+	}
+	s.cbData = tlsServerEndPoint(cfg.TLS)
+	if len(s.cfg.RedactKey) == 0 {
+		s.cfg.RedactKey = make([]byte, 32)
+		rand.Read(s.cfg.RedactKey)
 	}
 	s.app = newAppender(deps.Log, s.logger, cfg.FlushInterval)
 	return s

@@ -20,7 +20,6 @@ import (
 	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/oklog/ulid/v2"
 
-	"github.com/vigil-audit/vigil/internal/auth"
 	"github.com/vigil-audit/vigil/internal/event"
 )
 
@@ -82,10 +81,13 @@ type session struct {
 	client net.Conn
 	remote string
 	secure bool
+	// channelBound: SCRAM-SHA-256-PLUS bound the login to the TLS session.
+	channelBound bool
 
 	id      string
 	user    string
 	role    string
+	method  string // how the client authenticated: AuthSCRAM or AuthPassword
 	conn    Connection
 	appName string
 	pid     uint32
@@ -255,39 +257,28 @@ func (ss *session) login() error {
 		return ss.fatalLogin(codeInvalidAuthSpec, "no user name specified")
 	}
 	if !ss.secure && !isLoopback(ss.remote) {
-		ss.authFailed("password login without TLS from a non-loopback address")
-		return ss.fatalLogin(codeInvalidAuthSpec, "Vigil accepts password logins only over TLS or from loopback")
+		ss.authFailed("login without TLS from a non-loopback address")
+		return ss.fatalLogin(codeInvalidAuthSpec, "Vigil accepts connections without TLS only from loopback; connect with sslmode=require")
 	}
 
-	// Cleartext password: the user's Vigil API token.
-	ss.client.Write(encode(&pgproto3.AuthenticationCleartextPassword{}))
-	ss.cr = newMsgReader(ss.client, maxMessageLen)
-	typ, body, _, err := ss.cr.next()
+	ctx, cancel := context.WithTimeout(context.Background(), loginTimeout)
+	defer cancel()
+	// Small messages only until the client has authenticated.
+	ss.cr = newMsgReader(ss.client, maxAuthMessageLen)
+	p, err := ss.authenticate(ctx)
 	if err != nil {
 		return err
 	}
-	if typ != 'p' {
-		return ss.fatalLogin(codeProtocolViolation, fmt.Sprintf("expected a password message, got %q", typ))
-	}
-	secret, _, _ := cstring(body)
-	ctx, cancel := context.WithTimeout(context.Background(), loginTimeout)
-	defer cancel()
-	p, err := s.deps.Auth.Authenticate(ctx, secret)
-	switch {
-	case errors.Is(err, auth.ErrInvalidToken):
-		ss.authFailed("invalid token")
-		return ss.fatalLogin(codeInvalidPassword, fmt.Sprintf("password authentication failed for user %q", ss.user))
-	case err != nil:
-		s.logger.Error("token check failed", append(ss.log(), keyErr, err)...)
-		return ss.fatalLogin(codeSystemError, "the token cannot be checked now")
-	case p.User != ss.user:
-		ss.authFailed("the token belongs to another user")
-		return ss.fatalLogin(codeInvalidPassword, fmt.Sprintf("password authentication failed for user %q", ss.user))
-	}
 	ss.role = p.Role
+	ss.cr.max = maxMessageLen
 	if _, ok := s.cfg.Connections[db]; !ok {
 		ss.authFailed("unknown connection")
 		return ss.fatalLogin(codeUnknownDatabase, fmt.Sprintf("connection %q does not exist", db))
+	}
+	if !ss.conn.allows(p) {
+		ss.authFailed("the connection does not allow this user or role")
+		return ss.fatalLogin(codeInsufficientPrivilege,
+			fmt.Sprintf("permission denied for connection %q: user %q with a %s token may not use it", db, ss.user, p.Role))
 	}
 	hc, err := ss.connectUpstream(ctx, params)
 	if err != nil {

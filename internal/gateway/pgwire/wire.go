@@ -119,6 +119,14 @@ func errorMsg(severity, code, msg, detail string) []byte {
 	})
 }
 
+// errorHint is an ERROR with a hint telling the client what to do next.
+func errorHint(code, msg, hint string) []byte {
+	return encode(&pgproto3.ErrorResponse{
+		Severity: "ERROR", SeverityUnlocalized: "ERROR",
+		Code: code, Message: msg, Hint: hint,
+	})
+}
+
 // readyForQuery is a ReadyForQuery with the given transaction status.
 func readyForQuery(status byte) []byte {
 	return encode(&pgproto3.ReadyForQuery{TxStatus: status})
