@@ -18,19 +18,17 @@ import (
 	"github.com/vigil-audit/vigil/internal/pgtest"
 )
 
-// TestServeGateway runs `vigil serve` with the PostgreSQL gateway configured
-// in vigil.yaml: allowed statements reach the database, a DROP on the
-// production connection is refused with 42501 and the table survives. The
-// client connects with sslmode=require: serve made a self-signed certificate.
-func TestServeGateway(t *testing.T) {
-	bin := buildVigil(t)
+// gatewayConfig writes a vigil.yaml with the PostgreSQL gateway and one
+// production connection, prod-db, to a new database; extra is appended. It
+// returns the file, the gateway's address and the database's DSN.
+func gatewayConfig(t *testing.T, extra string) (cfg, gwAddr, dsn string) {
+	t.Helper()
 	pg := pgtest.Shared(t)
-	dsn := pg.NewDB(t)
+	dsn = pg.NewDB(t)
 	u, _ := url.Parse(dsn)
 	dbname := strings.TrimPrefix(u.Path, "/")
-	dir := t.TempDir()
-	gwAddr := freeAddr(t)
-	cfg := filepath.Join(t.TempDir(), "vigil.yaml")
+	gwAddr = freeAddr(t)
+	cfg = filepath.Join(t.TempDir(), "vigil.yaml")
 	yaml := fmt.Sprintf(`data: %s
 gateway:
   postgres: {listen: %s}
@@ -39,10 +37,20 @@ connections:
     type: postgres
     environment: production
     upstream: {host: 127.0.0.1, port: %d, database: %s, user: postgres, sslmode: disable}
-`, dir, gwAddr, pg.Port(), dbname)
+`, t.TempDir(), gwAddr, pg.Port(), dbname) + extra
 	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	return cfg, gwAddr, dsn
+}
+
+// TestServeGateway runs `vigil serve` with the PostgreSQL gateway configured
+// in vigil.yaml: allowed statements reach the database, a DROP on the
+// production connection is refused with 42501 and the table survives. The
+// client connects with sslmode=require: serve made a self-signed certificate.
+func TestServeGateway(t *testing.T) {
+	bin := buildVigil(t)
+	cfg, gwAddr, dsn := gatewayConfig(t, "")
 	code, tok, errs := run(t, "token", "create", "--config", cfg, "--user", "alice", "--role", "user")
 	if code != 0 {
 		t.Fatalf("token create: %s", errs)
@@ -88,28 +96,7 @@ connections:
 // user, or another statement, still needs a review of its own.
 func TestServeGatewayReview(t *testing.T) {
 	bin := buildVigil(t)
-	pg := pgtest.Shared(t)
-	dsn := pg.NewDB(t)
-	u, _ := url.Parse(dsn)
-	dbname := strings.TrimPrefix(u.Path, "/")
-	dir := t.TempDir()
-	gwAddr := freeAddr(t)
-	cfg := filepath.Join(t.TempDir(), "vigil.yaml")
-	yaml := fmt.Sprintf(`data: %s
-gateway:
-  postgres: {listen: %s}
-connections:
-  - name: prod-db
-    type: postgres
-    environment: production
-    upstream: {host: 127.0.0.1, port: %d, database: %s, user: postgres, sslmode: disable}
-reviews:
-  approvers: 2
-  window: 10m
-`, dir, gwAddr, pg.Port(), dbname)
-	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	cfg, gwAddr, dsn := gatewayConfig(t, "reviews:\n  approvers: 2\n  window: 10m\n")
 	tokens := map[string]string{}
 	for _, ur := range [][2]string{{"alice", "user"}, {"mallory", "user"}, {"carol", "admin"}, {"dave", "admin"}} {
 		code, tok, errs := run(t, "token", "create", "--config", cfg, "--user", ur[0], "--role", ur[1])

@@ -156,6 +156,9 @@ type Principal struct {
 
 type key struct{ user, conn, fp string }
 
+// maxComment bounds a vote's comment, in bytes.
+const maxComment = 4096
+
 // Manager folds the log's review events and records new ones.
 type Manager struct {
 	cfg Config
@@ -392,12 +395,9 @@ func (m *Manager) Deny(ctx context.Context, id string, by Principal, comment str
 func (m *Manager) vote(ctx context.Context, id string, by Principal, comment, action string) (*Review, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if err := m.refresh(ctx); err != nil {
+	r, err := m.lookup(ctx, id)
+	if err != nil {
 		return nil, err
-	}
-	r := m.byID[id]
-	if r == nil {
-		return nil, fmt.Errorf("review %q: %w", id, ErrNotFound)
 	}
 	now := m.now()
 	verb := strings.TrimPrefix(action, "review.")
@@ -413,8 +413,8 @@ func (m *Manager) vote(ctx context.Context, id string, by Principal, comment, ac
 	if action == ActionApprove && slices.ContainsFunc(r.Approvals, func(v Vote) bool { return v.User == by.User }) {
 		return nil, fmt.Errorf("review %s: %w: %s has already approved it", id, ErrConflict, by.User)
 	}
-	if len(comment) > 4096 {
-		comment = comment[:4096]
+	if len(comment) > maxComment {
+		comment = strings.ToValidUTF8(comment[:maxComment], "")
 	}
 	status := StatusDenied
 	attrs := map[string]any{
@@ -454,6 +454,15 @@ func (m *Manager) vote(ctx context.Context, id string, by Principal, comment, ac
 func (m *Manager) Get(ctx context.Context, id string) (*Review, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	r, err := m.lookup(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return m.snapshot(r, m.now()), nil
+}
+
+// lookup folds what is new and finds review id. m.mu is held.
+func (m *Manager) lookup(ctx context.Context, id string) (*Review, error) {
 	if err := m.refresh(ctx); err != nil {
 		return nil, err
 	}
@@ -461,7 +470,7 @@ func (m *Manager) Get(ctx context.Context, id string) (*Review, error) {
 	if r == nil {
 		return nil, fmt.Errorf("review %q: %w", id, ErrNotFound)
 	}
-	return m.snapshot(r, m.now()), nil
+	return r, nil
 }
 
 // List returns the reviews with the given status ("" for all) requested by
