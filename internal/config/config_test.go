@@ -647,7 +647,9 @@ func TestDocsCoverEveryKey(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the complete example does not parse: %v", err)
 	}
-	if c.Store.DSNEnv != "VIGIL_DSN" || c.Retention.Events != 365*24*time.Hour || c.Log.Format != "json" {
+	if c.Store.DSNEnv != "VIGIL_DSN" || c.Retention.Events != 365*24*time.Hour || c.Log.Format != "json" ||
+		c.Gateway.Postgres.Listen != "127.0.0.1:15432" || len(c.Connections) != 1 || !c.Connections[0].RedactLiterals ||
+		len(c.Ingest.Tail) != 1 || len(c.Alerts.Sinks) != 1 || c.Reviews.Window != time.Hour {
 		t.Fatalf("the complete example parsed to %+v", fields(c))
 	}
 }
