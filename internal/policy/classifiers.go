@@ -21,13 +21,7 @@ func RegisterClassifiers(e *Engine) {
 		}
 		return classify.Attrs(r), nil
 	})
-	e.Register(classify.KindSQL, func(a *classify.Action) (map[string]any, error) {
-		r, err := sqlclass.Classify(a.SQL)
-		if err != nil {
-			return nil, err
-		}
-		return r.Attrs(), nil
-	})
+	e.RegisterShaped(classify.KindSQL, sqlShape, sqlClassifyShaped)
 	e.Register(classify.KindKubernetes, func(a *classify.Action) (map[string]any, error) {
 		r, err := kubeclass.Classify(a.Kubernetes)
 		if err != nil {
@@ -49,4 +43,25 @@ func RegisterClassifiers(e *Engine) {
 		}
 		return classify.Attrs(r), nil
 	})
+}
+
+// sqlShape is the SQL shape key: the text as PostgreSQL's scanner reads it,
+// constants left out (sqlclass.ScanShape).
+func sqlShape(a *classify.Action) (string, any, bool) {
+	sh := sqlclass.ScanShape(a.SQL)
+	if sh == nil {
+		return "", nil, false
+	}
+	return sh.Key, sh, true
+}
+
+// sqlClassifyShaped classifies SQL; shared is the classifier's proof that
+// the attributes hold for every text of the shape (sqlclass.ClassifyShaped).
+func sqlClassifyShaped(a *classify.Action, state any) (map[string]any, bool, error) {
+	sh, _ := state.(*sqlclass.Shape)
+	r, shared, err := sqlclass.ClassifyShaped(a.SQL, sh)
+	if err != nil {
+		return nil, false, err
+	}
+	return r.Attrs(), shared, nil
 }

@@ -21,16 +21,49 @@ import (
 // attribute (the SQL classifier's "unparseable").
 type ClassifyFunc func(a *classify.Action) (map[string]any, error)
 
+// ShapeFunc returns the shape key of an action's text: a key equal for
+// texts that differ only in the values of their literals (the SQL
+// classifier's: PostgreSQL's scanner's tokens, constants left out), and a
+// value handed on to the ShapedClassifyFunc. ok is false when the text has
+// no shape; it is then cached by its exact bytes only.
+type ShapeFunc func(a *classify.Action) (key string, state any, ok bool)
+
+// ShapedClassifyFunc classifies an action as a ClassifyFunc does, given what
+// the ShapeFunc returned for it (nil state when it returned nothing), and
+// reports whether the attributes are provably those of every action whose
+// text has the same shape key. Only then are they cached by that key.
+type ShapedClassifyFunc func(a *classify.Action, state any) (attrs map[string]any, shared bool, err error)
+
+// classifier is what Register or RegisterShaped set for a kind.
+type classifier struct {
+	fn     ClassifyFunc
+	shape  ShapeFunc          // nil unless registered with RegisterShaped
+	shaped ShapedClassifyFunc // idem
+}
+
+// CacheStats counts how the classifications of Decide were found.
+type CacheStats struct {
+	ExactHits int64 // the same text was classified before
+	ShapeHits int64 // a text of the same shape was classified before
+	Misses    int64 // classified (texts of kinds with a cache only)
+	Shared    int64 // of the misses, classifications cached by shape
+}
+
 // Engine decides on Actions with a RuleSet. It is safe for concurrent use.
 type Engine struct {
 	rules       []*Rule
 	byKind      map[string][]*Rule // rules for each kind, load order: the kind's own and kind-less
 	anyKind     []*Rule            // rules for kinds without an entry in byKind
 	defaults    Defaults
-	classifiers atomic.Pointer[map[string]ClassifyFunc]
+	classifiers atomic.Pointer[map[string]*classifier]
 	adapter     types.Adapter
 	pool        sync.Pool
 	cache       *attrCache // classifications of recent texts (sql, shell)
+	// shapes holds classifications by shape key: only those the
+	// classifier proved to hold for every text of the shape. It is the
+	// second level, after cache.
+	shapes *attrCache
+	stats  struct{ exactHits, shapeHits, misses, shared atomic.Int64 }
 
 	// The default effect and message for each connection and environment
 	// with a default of its own, computed once.
@@ -67,8 +100,9 @@ func NewEngine(rs *RuleSet, defaults Defaults) *Engine {
 			e.anyKind = append(e.anyKind, r)
 		}
 	}
-	e.classifiers.Store(&map[string]ClassifyFunc{})
+	e.classifiers.Store(&map[string]*classifier{})
 	e.cache = newAttrCache(attrCacheOfSize)
+	e.shapes = newAttrCache(attrCacheOfSize)
 	e.connDefaults = map[string][2]string{}
 	for conn := range defaults.Connection {
 		eff, msg := defaults.effect(conn, "")
@@ -86,17 +120,48 @@ func NewEngine(rs *RuleSet, defaults Defaults) *Engine {
 // Register sets the classifier for a kind of action, replacing any earlier
 // one. It may be called at any time, also while Decide runs.
 func (e *Engine) Register(kind string, fn ClassifyFunc) {
+	e.register(kind, &classifier{fn: fn})
+}
+
+// RegisterShaped sets the classifier for a kind of action as Register does,
+// with a second cache level: when an action's exact text was not classified
+// recently, shape computes its shape key, and a classification that fn
+// reported as shared by that shape is used.
+func (e *Engine) RegisterShaped(kind string, shape ShapeFunc, fn ShapedClassifyFunc) {
+	e.register(kind, &classifier{
+		fn: func(a *classify.Action) (map[string]any, error) {
+			attrs, _, err := fn(a, nil)
+			return attrs, err
+		},
+		shape:  shape,
+		shaped: fn,
+	})
+}
+
+func (e *Engine) register(kind string, c *classifier) {
 	for {
 		old := e.classifiers.Load()
-		m := make(map[string]ClassifyFunc, len(*old)+1)
+		m := make(map[string]*classifier, len(*old)+1)
 		for k, v := range *old {
 			m[k] = v
 		}
-		m[kind] = fn
+		m[kind] = c
 		if e.classifiers.CompareAndSwap(old, &m) {
 			e.cache.clear()
+			e.shapes.clear()
 			return
 		}
+	}
+}
+
+// CacheStats returns the counts of classification cache hits and misses
+// since the engine was made.
+func (e *Engine) CacheStats() CacheStats {
+	return CacheStats{
+		ExactHits: e.stats.exactHits.Load(),
+		ShapeHits: e.stats.shapeHits.Load(),
+		Misses:    e.stats.misses.Load(),
+		Shared:    e.stats.shared.Load(),
 	}
 }
 
@@ -107,24 +172,65 @@ func (e *Engine) Decide(ctx context.Context, a *classify.Action) (*Decision, err
 	if err := ctx.Err(); err != nil {
 		return denyOnError(err), fmt.Errorf("decide: %w", err)
 	}
-	fn := (*e.classifiers.Load())[a.Kind]
-	if fn == nil {
+	cl := (*e.classifiers.Load())[a.Kind]
+	if cl == nil {
 		return e.decide(a, nil), nil
 	}
 	text, cacheable := cacheText(a)
+	if !cacheable {
+		attrs, err := cl.fn(a)
+		if err != nil {
+			return denyOnError(err), fmt.Errorf("classify %s action: %w", a.Kind, err)
+		}
+		return e.decide(a, e.prepare(a.Kind, attrs)), nil
+	}
 	key := cacheKey{kind: a.Kind, text: text}
-	if cacheable {
-		if c, hit := e.cache.get(key); hit {
-			return e.decide(a, c), nil
+	if c, hit := e.cache.get(key); hit {
+		e.stats.exactHits.Add(1)
+		return e.decide(a, c), nil
+	}
+	// The classification depends on the text alone (decisions, made
+	// afresh below, read the actor, environment and connection), so the
+	// shape cache is keyed by kind and shape key alone, as the exact one
+	// is by kind and text.
+	var (
+		state     any
+		shapeKey  cacheKey
+		haveShape bool
+	)
+	if cl.shape != nil {
+		var k string
+		k, state, haveShape = cl.shape(a)
+		shapeKey = cacheKey{kind: a.Kind, text: k}
+		if haveShape {
+			if c, hit := e.shapes.get(shapeKey); hit {
+				// Not put in the exact cache: texts with new literals
+				// (pgbench, ORMs inlining values) would only push out
+				// the texts that really repeat.
+				e.stats.shapeHits.Add(1)
+				return e.decide(a, c), nil
+			}
 		}
 	}
-	attrs, err := fn(a)
+	e.stats.misses.Add(1)
+	var (
+		attrs  map[string]any
+		shared bool
+		err    error
+	)
+	if cl.shaped != nil {
+		attrs, shared, err = cl.shaped(a, state)
+	} else {
+		attrs, err = cl.fn(a)
+	}
 	if err != nil {
 		return denyOnError(err), fmt.Errorf("classify %s action: %w", a.Kind, err)
 	}
 	c := e.prepare(a.Kind, attrs)
-	if cacheable {
-		e.cache.put(key, c)
+	e.cache.put(key, c)
+	if haveShape && shared && c != nil {
+		e.stats.shared.Add(1)
+		e.shapes.put(shapeKey, c)
 	}
 	return e.decide(a, c), nil
 }

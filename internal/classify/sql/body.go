@@ -11,6 +11,7 @@ import (
 // createFunction classifies CREATE FUNCTION/PROCEDURE: its options and
 // its body, by language.
 func (c *stmtCtx) createFunction(x *pg_query.CreateFunctionStmt) {
+	c.w.literalRead = true // the body and the language are literals
 	s := c.st()
 	c.setTables(nameOf(x.GetFuncname()))
 	lang := "sql"
@@ -19,13 +20,13 @@ func (c *stmtCtx) createFunction(x *pg_query.CreateFunctionStmt) {
 		d := o.GetDefElem()
 		switch d.GetDefname() {
 		case "language":
-			lang = strings.ToLower(constString(d.GetArg()))
+			lang = strings.ToLower(c.constString(d.GetArg()))
 		case "as":
 			for _, it := range d.GetArg().GetList().GetItems() {
 				body = append(body, it.GetString_().GetSval())
 			}
 		case "security":
-			if defBool(d) {
+			if c.defBool(d) {
 				c.addTo(&s.PrivilegeEscalation, "SECURITY DEFINER")
 			}
 		}
@@ -48,14 +49,15 @@ func (c *stmtCtx) createFunction(x *pg_query.CreateFunctionStmt) {
 
 // doBlock classifies DO: the body by language.
 func (c *stmtCtx) doBlock(x *pg_query.DoStmt) {
+	c.w.literalRead = true // the body and the language are literals
 	lang, body := "plpgsql", ""
 	for _, a := range x.GetArgs() {
 		d := a.GetDefElem()
 		switch d.GetDefname() {
 		case "language":
-			lang = strings.ToLower(constString(d.GetArg()))
+			lang = strings.ToLower(c.constString(d.GetArg()))
 		case "as":
-			body = constString(d.GetArg())
+			body = c.constString(d.GetArg())
 		}
 	}
 	if lang != "plpgsql" {
@@ -93,6 +95,7 @@ func errText(err error) string {
 // plpgsql parses a CREATE FUNCTION statement in PL/pgSQL and classifies
 // every SQL statement and expression of its body.
 func (c *stmtCtx) plpgsql(createFunction, ctx string) {
+	c.w.literalRead = true
 	if c.level+1 > MaxNesting {
 		c.addTo(&c.st().DynamicSQL, "nesting limit reached")
 		return
@@ -185,7 +188,7 @@ func (c *stmtCtx) plExpr(q string, mode int, dynamic bool, ctx string) {
 		targets := sel.GetTargetList()
 		text, ok := "", false
 		if len(targets) == 1 {
-			text, ok = stringConst(targets[0].GetResTarget().GetVal())
+			text, ok = c.stringConst(targets[0].GetResTarget().GetVal())
 		}
 		if !ok || !c.nestedSQL(text, ContextDynamic) {
 			c.addTo(&c.st().DynamicSQL, "EXECUTE")

@@ -164,7 +164,7 @@ func (c *stmtCtx) specific(m proto.Message) {
 			}
 			for _, o := range x.GetOpt() {
 				d := o.GetDefElem()
-				if d.GetDefname() == "admin" && defBool(d) {
+				if d.GetDefname() == "admin" && c.defBool(d) {
 					c.addTo(&s.PrivilegeEscalation, "WITH ADMIN OPTION")
 				}
 			}
@@ -187,6 +187,7 @@ func (c *stmtCtx) specific(m proto.Message) {
 	case *pg_query.ReassignOwnedStmt:
 		c.addTo(&s.PrivilegeEscalation, "REASSIGN OWNED")
 	case *pg_query.CopyStmt:
+		c.w.literalRead = true // the file name is a literal
 		if x.GetRelation() != nil {
 			c.setTables(rangeVarName(x.GetRelation()))
 		}
@@ -202,7 +203,7 @@ func (c *stmtCtx) specific(m proto.Message) {
 		c.createFunction(x)
 	case *pg_query.AlterFunctionStmt:
 		for _, a := range x.GetActions() {
-			if d := a.GetDefElem(); d.GetDefname() == "security" && defBool(d) {
+			if d := a.GetDefElem(); d.GetDefname() == "security" && c.defBool(d) {
 				c.addTo(&s.PrivilegeEscalation, "SECURITY DEFINER")
 			}
 		}
@@ -315,7 +316,7 @@ func (c *stmtCtx) roleOptions(opts []*pg_query.Node, role string, adding bool) {
 	s := c.st()
 	for _, o := range opts {
 		d := o.GetDefElem()
-		if attr, ok := roleAttributes[d.GetDefname()]; ok && defBool(d) {
+		if attr, ok := roleAttributes[d.GetDefname()]; ok && c.defBool(d) {
 			c.addTo(&s.PrivilegeEscalation, attr)
 		}
 		switch d.GetDefname() {
@@ -332,11 +333,11 @@ func (c *stmtCtx) roleOptions(opts []*pg_query.Node, role string, adding bool) {
 }
 
 // defBool reads a DefElem's boolean argument; a missing argument is true.
-func defBool(d *pg_query.DefElem) bool {
+func (c *stmtCtx) defBool(d *pg_query.DefElem) bool {
 	if d.GetArg() == nil {
 		return true
 	}
-	v, ok := parseBool(constString(d.GetArg()))
+	v, ok := parseBool(c.constString(d.GetArg()))
 	return v || !ok
 }
 
@@ -361,7 +362,7 @@ func (c *stmtCtx) funcCall(f *pg_query.FuncCall) {
 	case sqlTextFunctions[base]:
 		found := false
 		for _, a := range f.GetArgs() {
-			if text, ok := stringConst(a); ok && c.nestedSQL(text, ContextDynamic) {
+			if text, ok := c.stringConst(a); ok && c.nestedSQL(text, ContextDynamic) {
 				found = true
 			}
 		}
@@ -370,14 +371,14 @@ func (c *stmtCtx) funcCall(f *pg_query.FuncCall) {
 		}
 	case base == "set_config":
 		args := f.GetArgs()
-		name, ok := stringConst(firstArg(args))
+		name, ok := c.stringConst(firstArg(args))
 		if !ok {
 			c.addTo(&c.st().SafeguardOff, "set_config(<non-constant>)")
 			return
 		}
 		value := ""
 		if len(args) > 1 {
-			value = constString(args[1])
+			value = c.constString(args[1])
 		}
 		c.checkSetting(name, value, false)
 	}
@@ -393,6 +394,7 @@ func firstArg(args []*pg_query.Node) *pg_query.Node {
 // nestedSQL parses text found inside the statement and classifies its
 // statements as nested ones. It reports whether text parsed.
 func (c *stmtCtx) nestedSQL(text, ctx string) bool {
+	c.w.literalRead = true
 	if c.level+1 > MaxNesting {
 		c.addTo(&c.st().DynamicSQL, "nesting limit reached")
 		return true
@@ -408,18 +410,20 @@ func (c *stmtCtx) nestedSQL(text, ctx string) bool {
 // setting checks a SET-like statement for safeguards switched off and
 // role switches.
 func (c *stmtCtx) setting(v *pg_query.VariableSetStmt) {
+	c.w.literalRead = true
 	if v.GetKind() != pg_query.VariableSetKind_VAR_SET_VALUE {
 		return
 	}
 	var parts []string
 	for _, a := range v.GetArgs() {
-		parts = append(parts, constString(a))
+		parts = append(parts, c.constString(a))
 	}
 	c.checkSetting(v.GetName(), strings.Join(parts, ","), true)
 }
 
 // checkSetting records name=value if it switches a safeguard off.
 func (c *stmtCtx) checkSetting(name, value string, fromSet bool) {
+	c.w.literalRead = true
 	s := c.st()
 	name = strings.ToLower(name)
 	lv := strings.ToLower(strings.TrimSpace(value))

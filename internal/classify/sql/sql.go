@@ -204,38 +204,45 @@ var errInternal = errors.New("sql classifier")
 // does not parse is not an error: it is a Result with Unparseable set and
 // the parser's message in ParseError. The error is for internal failures only.
 func Classify(sql string) (*Result, error) {
+	res, _, err := classifyText(sql, nil)
+	return res, err
+}
+
+// classifyText is Classify; with the text's Shape it also reports whether the
+// Result may be shared by every text of that shape (see admissible).
+func classifyText(sql string, sh *Shape) (*Result, bool, error) {
 	res := &Result{}
 	if msg := checkInput(sql); msg != "" {
 		res.unparseable(msg)
-		return res, nil
+		return res, false, nil
 	}
 	tree, err := parseTree(sql)
 	if err != nil {
 		var perr *parser.Error
 		if errors.As(err, &perr) {
 			res.unparseable(perr.Message)
-			return res, nil
+			return res, false, nil
 		}
 		// The protobuf decoder refuses trees nested deeper than its
 		// recursion limit: too deep to analyse, so fail closed.
 		res.unparseable("parse tree too deep: " + err.Error())
-		return res, nil
+		return res, false, nil
 	}
 	w := walker{res: res}
 	w.parsed(tree, sql, false, ContextStatement, 0, false)
 	if w.tooDeep {
 		*res = Result{}
 		res.unparseable(fmt.Sprintf("parse tree nested deeper than %d levels", MaxDepth))
-		return res, nil
+		return res, false, nil
 	}
 	if res.Fingerprint, err = pg_query.Fingerprint(sql); err != nil {
-		return nil, fmt.Errorf("%w: fingerprint: %w", errInternal, err)
+		return nil, false, fmt.Errorf("%w: fingerprint: %w", errInternal, err)
 	}
 	if res.Normalized, err = pg_query.Normalize(sql); err != nil {
-		return nil, fmt.Errorf("%w: normalize: %w", errInternal, err)
+		return nil, false, fmt.Errorf("%w: normalize: %w", errInternal, err)
 	}
 	res.aggregate()
-	return res, nil
+	return res, admissible(sql, tree, res, w.literalRead, sh), nil
 }
 
 // checkInput returns why sql cannot be analysed, or "".

@@ -11,6 +11,11 @@ import (
 type walker struct {
 	res     *Result
 	tooDeep bool
+	// literalRead is set whenever the classification read the value of a
+	// constant (a string, number or boolean written in the text), or text
+	// parsed again from one: such a Result is never shared between texts
+	// that differ only in their literals (see admissible).
+	literalRead bool
 }
 
 // stmtCtx is the statement being filled while its subtree is walked.
@@ -167,7 +172,7 @@ func (c *stmtCtx) node(m, parent protoreflect.Message, depth int) {
 		if holder || !isSelect {
 			explainOnly := c.explainOnly
 			if e, ok := parent.Interface().(*pg_query.ExplainStmt); ok {
-				if explainAnalyze(e) {
+				if c.explainAnalyze(e) {
 					ctx = ContextExplainAnalyze
 				} else {
 					explainOnly = true
@@ -215,7 +220,7 @@ func nestedContext(parent protoreflect.Message) (string, bool) {
 	return ContextStatement, false
 }
 
-func explainAnalyze(e *pg_query.ExplainStmt) bool {
+func (c *stmtCtx) explainAnalyze(e *pg_query.ExplainStmt) bool {
 	for _, o := range e.GetOptions() {
 		d := o.GetDefElem()
 		if d == nil || d.GetDefname() != "analyze" {
@@ -224,7 +229,7 @@ func explainAnalyze(e *pg_query.ExplainStmt) bool {
 		if d.GetArg() == nil {
 			return true
 		}
-		v, ok := parseBool(constString(d.GetArg()))
+		v, ok := parseBool(c.constString(d.GetArg()))
 		return !ok || v // unreadable: assume it runs
 	}
 	return false
@@ -353,6 +358,18 @@ func constString(n *pg_query.Node) string {
 		return constString(x.TypeCast.GetArg())
 	}
 	return ""
+}
+
+// constString is constString, noting that a literal was read.
+func (c *stmtCtx) constString(n *pg_query.Node) string {
+	c.w.literalRead = true
+	return constString(n)
+}
+
+// stringConst is stringConst, noting that a literal was read.
+func (c *stmtCtx) stringConst(n *pg_query.Node) (string, bool) {
+	c.w.literalRead = true
+	return stringConst(n)
 }
 
 // stringConst returns the value of a string constant (possibly cast).

@@ -63,6 +63,39 @@ func BenchmarkClassifyDecide(b *testing.B) {
 			}
 			report(b, lat)
 		})
+		if kind == "sql" {
+			b.Run(kind+"/classify+decide-new-literals", func(b *testing.B) {
+				// Every text differs only in its literals, as pgbench's
+				// simple protocol and ORMs that inline values send them:
+				// the first is classified, the others are found by their
+				// shape (the scanner's tokens, constants left out). The
+				// new-text case above stays the worst case: its trailing
+				// comment is part of the shape, so each of its texts is a
+				// new shape.
+				texts := make([]string, b.N)
+				for i := range texts {
+					texts[i] = fmt.Sprintf("UPDATE accounts SET balance = balance - %d WHERE id = %d", i%9973+1, i)
+				}
+				ai := *a
+				lat := make([]time.Duration, 0, b.N)
+				before := e.CacheStats()
+				b.ResetTimer()
+				for i := 0; i < b.N; i++ {
+					ai.SQL = texts[i]
+					t0 := time.Now()
+					d, err := e.Decide(context.Background(), &ai)
+					lat = append(lat, time.Since(t0))
+					if err != nil || d.Effect != policy.EffectAllow {
+						b.Fatalf("%v %v", d, err)
+					}
+				}
+				b.StopTimer()
+				if hits := e.CacheStats().ShapeHits - before.ShapeHits; hits < int64(b.N)-1 {
+					b.Fatalf("%d shape hits for %d texts", hits, b.N)
+				}
+				report(b, lat)
+			})
+		}
 		b.Run(kind+"/classify+decide-repeated-text", func(b *testing.B) {
 			// The same text again and again: classified once, decided each time.
 			lat := make([]time.Duration, 0, b.N)
