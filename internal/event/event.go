@@ -183,13 +183,13 @@ func (e *Event) Normalize(now time.Time) error {
 		return fieldErr("actor.type", "must be human, service or system (got %q)", clip(e.Actor.Type))
 	}
 	for i, r := range e.Actor.Roles {
-		if err := checkName(fmt.Sprintf("actor.roles[%d]", i), r, true); err != nil {
-			return err
+		if checkName("", r, true) != nil { // name the field only on error
+			return checkName(fmt.Sprintf("actor.roles[%d]", i), r, true)
 		}
 	}
 	for i, g := range e.Actor.Groups {
-		if err := checkName(fmt.Sprintf("actor.groups[%d]", i), g, true); err != nil {
-			return err
+		if checkName("", g, true) != nil {
+			return checkName(fmt.Sprintf("actor.groups[%d]", i), g, true)
 		}
 	}
 	for _, f := range []struct{ name, v string }{
@@ -252,14 +252,26 @@ type Body []byte
 
 // EncodeBody returns the canonical encoding of a normalized event, less its seq.
 func EncodeBody(e *Event) (Body, error) {
-	body, err := appendBody(make([]byte, 0, 1024), e)
+	b, err := AppendBody(make([]byte, 0, 1024), e)
 	if err != nil {
 		return nil, err
 	}
-	if len(body)+len(`{"seq":,`)+20 > MaxEncodedSize {
-		return nil, fieldErr("(event)", "encodes to %d bytes; at most %d are allowed", len(body), MaxEncodedSize)
+	return Body(b), nil
+}
+
+// AppendBody appends the canonical encoding of a normalized event, less its
+// seq (what EncodeBody returns), to dst. Callers that encode many events use
+// it to share one buffer; on error dst is returned unchanged in length.
+func AppendBody(dst []byte, e *Event) ([]byte, error) {
+	n := len(dst)
+	b, err := appendBody(dst, e)
+	if err != nil {
+		return dst[:n], err
 	}
-	return Body(body), nil
+	if size := len(b) - n; size+len(`{"seq":,`)+20 > MaxEncodedSize {
+		return b[:n], fieldErr("(event)", "encodes to %d bytes; at most %d are allowed", size, MaxEncodedSize)
+	}
+	return b, nil
 }
 
 // Leaf returns the stored bytes of an event at position seq: `{"seq":N,` + body.
