@@ -165,6 +165,9 @@ func (a *appender) run() {
 			}
 		}
 		a.cur = newBatch()
+		// Sized like the last batch: a batch under load grows to hundreds of
+		// events, and growing it by doubling copies them again and again.
+		a.cur.evs = make([]event.Event, 0, min(max(len(b.evs), 16), flushBatch))
 		a.space.Broadcast()
 		a.mu.Unlock()
 

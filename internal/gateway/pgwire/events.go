@@ -24,6 +24,13 @@ func (ss *session) recordLater(ev event.Event) {
 	ss.srv.app.add(ev, false)
 }
 
+// cacheIdentity fills the actor, resource and target every statement event
+// shares, once the session's login is complete. The events share the actor's
+// Roles slice; nothing modifies it.
+func (ss *session) cacheIdentity() {
+	ss.act, ss.res, ss.target = ss.actor(), ss.resource(), clip(ss.conn.Name)
+}
+
 func (ss *session) actor() event.Actor {
 	a := event.Actor{User: clip(ss.user), SrcIP: ss.remote, UserAgent: clip(ss.appName), SessionID: ss.id}
 	if a.User == "" {
@@ -74,7 +81,8 @@ func (ss *session) authFailed(reason string) {
 // Its shape follows internal/server's decisionEvent.
 func (ss *session) intentEvent(a *classify.Action, d *policy.Decision, protocol, stmtName string) event.Event {
 	outcome, ed := d.Record()
-	attrs := map[string]any{"sql.text": a.SQL, "sql.protocol": protocol}
+	attrs := make(map[string]any, 6)
+	attrs["sql.text"], attrs["sql.protocol"] = a.SQL, protocol
 	if stmtName != "" {
 		attrs["sql.statement_name"] = stmtName
 	}
@@ -109,18 +117,19 @@ func (ss *session) intentEvent(a *classify.Action, d *policy.Decision, protocol,
 	}
 	return event.Event{
 		ID: newID(), Source: Source, ClassUID: event.ClassDatastoreActivity, Activity: "query",
-		Actor: ss.actor(), Action: clip(verb), Resource: ss.resource(), Target: clip(ss.conn.Name),
+		Actor: ss.act, Action: clip(verb), Resource: ss.res, Target: ss.target,
 		Outcome: outcome, Decision: ed, Attrs: attrs,
 	}
 }
 
 // outcomeEvent is what came of a statement that ran, linked to its intent.
 func (ss *session) outcomeEvent(x *execution) event.Event {
-	attrs := map[string]any{"duration_us": time.Since(x.start).Microseconds()}
+	attrs := make(map[string]any, 4)
+	attrs["duration_us"] = time.Since(x.start).Microseconds()
 	verb := "SQL"
 	ev := event.Event{
 		ID: newID(), Source: Source, ClassUID: event.ClassDatastoreActivity, Activity: "query",
-		Actor: ss.actor(), Resource: ss.resource(), Target: clip(ss.conn.Name),
+		Actor: ss.act, Resource: ss.res, Target: ss.target,
 		Outcome: event.OutcomeSuccess, Attrs: attrs,
 	}
 	if x.in != nil {
@@ -128,10 +137,10 @@ func (ss *session) outcomeEvent(x *execution) event.Event {
 		verb = x.in.verb
 	}
 	ev.Action = verb
-	if len(x.tags) > 0 {
-		attrs["sql.command_tag"] = x.tags[len(x.tags)-1]
-		if len(x.tags) > 1 {
-			attrs["sql.command_tags"] = x.tags
+	if x.tagged {
+		attrs["sql.command_tag"] = x.tag
+		if len(x.tags) > 0 {
+			attrs["sql.command_tags"] = append(x.tags, x.tag)
 		}
 		attrs["sql.rows"] = x.rows
 	}

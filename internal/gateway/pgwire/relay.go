@@ -24,6 +24,7 @@ const closeWait = 5 * time.Second
 func (ss *session) run() {
 	ss.stmts = map[string]*intent{}
 	ss.portals = map[string]*intent{}
+	ss.cacheIdentity()
 
 	upDone := make(chan struct{})
 	go func() {
@@ -74,12 +75,12 @@ func (ss *session) clientLoop() {
 			portal, rest, _ := cstring(body)
 			stmt, _, _ := cstring(rest)
 			ss.portals[portal] = ss.stmts[stmt]
-			err = ss.forward(raw, &pending{typ: 'B'})
+			err = ss.forward(raw, pending{typ: 'B'})
 		case 'E':
 			portal, _, _ := cstring(body)
-			err = ss.forward(raw, &pending{typ: 'E', x: &execution{in: ss.portals[portal], start: time.Now()}})
+			err = ss.forward(raw, pending{typ: 'E', x: &execution{in: ss.portals[portal], start: time.Now()}})
 		case 'D':
-			err = ss.forward(raw, &pending{typ: 'D'})
+			err = ss.forward(raw, pending{typ: 'D'})
 		case 'C':
 			if len(body) > 0 {
 				name, _, _ := cstring(body[1:])
@@ -89,15 +90,15 @@ func (ss *session) clientLoop() {
 					delete(ss.portals, name)
 				}
 			}
-			err = ss.forward(raw, &pending{typ: 'C'})
+			err = ss.forward(raw, pending{typ: 'C'})
 		case 'S':
 			ss.discard = false
-			err = ss.forward(raw, &pending{typ: 'S'})
+			err = ss.forward(raw, pending{typ: 'S'})
 		case 'H', 'd', 'c', 'f':
-			err = ss.forward(raw, nil)
+			err = ss.write(raw)
 		case 'X':
 			ss.terminated.Store(true)
-			if ss.forward(raw, nil) == nil {
+			if ss.write(raw) == nil {
 				ss.uw.Flush()
 			}
 			return
@@ -116,12 +117,16 @@ func (ss *session) clientLoop() {
 }
 
 // forward queues what the upstream will answer and writes the message.
-func (ss *session) forward(raw []byte, p *pending) error {
-	if p != nil {
-		ss.mu.Lock()
-		ss.queue = append(ss.queue, p)
-		ss.mu.Unlock()
-	}
+func (ss *session) forward(raw []byte, p pending) error {
+	ss.mu.Lock()
+	ss.queue.push(p)
+	ss.mu.Unlock()
+	return ss.write(raw)
+}
+
+// write writes a message to the upstream (buffered; the client loop flushes
+// once no more client input is waiting).
+func (ss *session) write(raw []byte) error {
 	_, err := ss.uw.Write(raw)
 	return err
 }
@@ -131,16 +136,15 @@ func (ss *session) forward(raw []byte, p *pending) error {
 func (ss *session) inject(msg []byte, rfq bool) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
-	ss.queue = append(ss.queue, &pending{inject: msg, rfq: rfq})
+	ss.queue.push(pending{inject: msg, rfq: rfq})
 	ss.writeInjects()
 	ss.cw.Flush()
 }
 
 // writeInjects writes the injects at the head of the queue. ss.mu is held.
 func (ss *session) writeInjects() {
-	for len(ss.queue) > 0 && ss.queue[0].typ == 0 {
-		p := ss.queue[0]
-		ss.queue = ss.queue[1:]
+	for ss.queue.len() > 0 && ss.queue.front().typ == 0 {
+		p := ss.queue.pop()
 		ss.cw.Write(p.inject)
 		if p.rfq {
 			ss.cw.Write(readyForQuery(ss.txStatus))
@@ -158,7 +162,7 @@ func (ss *session) simpleQuery(body, raw []byte) error {
 	if err := ss.flushBeforeWait(); err != nil {
 		return err
 	}
-	return ss.forward(raw, &pending{typ: 'Q', x: &execution{in: in, start: time.Now()}})
+	return ss.forward(raw, pending{typ: 'Q', x: &execution{in: in, start: time.Now()}})
 }
 
 func (ss *session) parse(body, raw []byte) error {
@@ -172,7 +176,7 @@ func (ss *session) parse(body, raw []byte) error {
 		return nil
 	}
 	ss.stmts[name] = in
-	return ss.forward(raw, &pending{typ: 'P', x: &execution{in: in, start: time.Now()}})
+	return ss.forward(raw, pending{typ: 'P', x: &execution{in: in, start: time.Now()}})
 }
 
 func (ss *session) flushBeforeWait() error {
@@ -327,19 +331,11 @@ func (ss *session) upstreamLoop() {
 	}
 }
 
-// head returns the oldest forwarded message not yet answered. ss.mu is held.
-func (ss *session) head() *pending {
-	if len(ss.queue) == 0 {
-		return nil
-	}
-	return ss.queue[0]
-}
+// head returns the oldest forwarded message not yet answered, valid until
+// the next push. ss.mu is held.
+func (ss *session) head() *pending { return ss.queue.front() }
 
-func (ss *session) pop() *pending {
-	p := ss.queue[0]
-	ss.queue = ss.queue[1:]
-	return p
-}
+func (ss *session) pop() pending { return ss.queue.pop() }
 
 // onUpstream handles one upstream message. ss.mu is held.
 func (ss *session) onUpstream(typ byte, body, raw []byte) {
@@ -350,7 +346,7 @@ func (ss *session) onUpstream(typ byte, body, raw []byte) {
 		if len(body) > 0 {
 			ss.txStatus = body[0]
 		}
-		for len(ss.queue) > 0 {
+		for ss.queue.len() > 0 {
 			p := ss.pop()
 			if p.typ == 'Q' {
 				ss.finish(p.x)
@@ -375,14 +371,14 @@ func (ss *session) onUpstream(typ byte, body, raw []byte) {
 				h.x.code, h.x.msg = e.Code, e.Message
 				ss.finish(h.x)
 			}
-			for len(ss.queue) > 0 && ss.queue[0].typ != 'S' && ss.queue[0].typ != 'Q' {
+			for ss.queue.len() > 0 && ss.queue.front().typ != 'S' && ss.queue.front().typ != 'Q' {
 				ss.pop()
 			}
 		}
 	case 'C': // CommandComplete
 		tag, _, _ := cstring(body)
 		if h != nil && (h.typ == 'E' || h.typ == 'Q') {
-			h.x.tags = append(h.x.tags, tag)
+			h.x.addTag(tag)
 			if n := rowsFromTag(tag); n > 0 {
 				h.x.rows += n
 			}
@@ -393,7 +389,7 @@ func (ss *session) onUpstream(typ byte, body, raw []byte) {
 	case 'I', 's': // EmptyQueryResponse, PortalSuspended
 		if h != nil && h.typ == 'E' {
 			if typ == 's' {
-				h.x.tags = append(h.x.tags, "(suspended)")
+				h.x.addTag("(suspended)")
 			}
 			ss.finish(ss.pop().x)
 		}
@@ -425,7 +421,7 @@ func (ss *session) upstreamGone(err error) {
 		ss.cw.Write(errorMsg("FATAL", codeConnectionFailure, "the connection to the upstream database was lost", ""))
 		ss.cw.Flush()
 	}
-	for _, p := range ss.queue {
+	for _, p := range ss.queue.all() {
 		if p.x != nil && (p.typ == 'Q' || p.typ == 'E') {
 			if p.x.code == "" {
 				p.x.code, p.x.msg = codeConnectionFailure, "upstream connection lost"
@@ -433,7 +429,7 @@ func (ss *session) upstreamGone(err error) {
 			ss.finish(p.x)
 		}
 	}
-	ss.queue = nil
+	ss.queue = fifo{}
 	ss.mu.Unlock()
 	ss.srv.logger.Warn("upstream connection ended", append(ss.log(), keyErr, err)...)
 	ss.abort()

@@ -59,6 +59,46 @@ type pending struct {
 	x      *execution
 }
 
+// fifo is the queue of pending answers: values in one reused buffer, so
+// that a round trip allocates no queue entries.
+type fifo struct {
+	buf  []pending
+	head int
+}
+
+func (q *fifo) len() int { return len(q.buf) - q.head }
+
+func (q *fifo) push(p pending) {
+	if q.head > 0 && q.head >= len(q.buf)/2 {
+		// Move the live entries down rather than grow (a pipelining
+		// client may never let the queue drain).
+		n := copy(q.buf, q.buf[q.head:])
+		clear(q.buf[n:])
+		q.buf, q.head = q.buf[:n], 0
+	}
+	q.buf = append(q.buf, p)
+}
+
+// front returns the oldest entry, nil when empty; valid until the next push.
+func (q *fifo) front() *pending {
+	if q.head == len(q.buf) {
+		return nil
+	}
+	return &q.buf[q.head]
+}
+
+func (q *fifo) pop() pending {
+	p := q.buf[q.head]
+	q.buf[q.head] = pending{}
+	q.head++
+	if q.head == len(q.buf) {
+		q.buf, q.head = q.buf[:0], 0
+	}
+	return p
+}
+
+func (q *fifo) all() []pending { return q.buf[q.head:] }
+
 // intent is a decided and recorded statement text.
 type intent struct {
 	id   string
@@ -68,12 +108,21 @@ type intent struct {
 
 // execution is one run of a statement whose outcome is recorded.
 type execution struct {
-	in    *intent
-	start time.Time
-	tags  []string
-	rows  int64
-	code  string
-	msg   string
+	in     *intent
+	start  time.Time
+	tag    string   // the last command tag
+	tagged bool     // tag is set
+	tags   []string // the tags before it, when there were several
+	rows   int64
+	code   string
+	msg    string
+}
+
+func (x *execution) addTag(tag string) {
+	if x.tagged {
+		x.tags = append(x.tags, x.tag)
+	}
+	x.tag, x.tagged = tag, true
 }
 
 type session struct {
@@ -91,7 +140,12 @@ type session struct {
 	conn    Connection
 	appName string
 	pid     uint32
-	secret  []byte
+	// act, res and target are the identity statement events share
+	// (cacheIdentity).
+	act    event.Actor
+	res    event.Resource
+	target string
+	secret []byte
 
 	upConn   net.Conn
 	upPID    uint32
@@ -104,7 +158,7 @@ type session struct {
 
 	mu       sync.Mutex // guards the fields below
 	cw       *bufio.Writer
-	queue    []*pending
+	queue    fifo
 	txStatus byte
 	fatal    bool // a FATAL error reached the client
 

@@ -37,14 +37,18 @@ type msgReader struct {
 }
 
 func newMsgReader(r io.Reader, max int) *msgReader {
-	return &msgReader{r: bufio.NewReaderSize(r, 32<<10), buf: make([]byte, 0, 8<<10), max: max}
+	return &msgReader{r: bufio.NewReaderSize(r, 32<<10), max: max}
 }
 
 // next returns the message's type, its body (without type and length) and
-// the whole message as it came over the wire.
+// the whole message as it came over the wire. A message that fits in the
+// read buffer is returned in place, without a copy.
 func (m *msgReader) next() (typ byte, body, raw []byte, err error) {
-	var hdr [5]byte
-	if _, err := io.ReadFull(m.r, hdr[:]); err != nil {
+	hdr, err := m.r.Peek(5)
+	if err != nil {
+		if len(hdr) > 0 && errors.Is(err, io.EOF) {
+			err = io.ErrUnexpectedEOF
+		}
 		return 0, nil, nil, err
 	}
 	n := int(binary.BigEndian.Uint32(hdr[1:]))
@@ -52,12 +56,22 @@ func (m *msgReader) next() (typ byte, body, raw []byte, err error) {
 		return 0, nil, nil, fmt.Errorf("invalid message length %d for type %q", n, hdr[0])
 	}
 	total := 1 + n
+	if total <= m.r.Size() {
+		raw, err := m.r.Peek(total)
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return 0, nil, nil, err
+		}
+		m.r.Discard(total)
+		return raw[0], raw[5:], raw, nil
+	}
 	if cap(m.buf) < total {
 		m.buf = make([]byte, total)
 	}
 	m.buf = m.buf[:total]
-	copy(m.buf, hdr[:])
-	if _, err := io.ReadFull(m.r, m.buf[5:]); err != nil {
+	if _, err := io.ReadFull(m.r, m.buf); err != nil {
 		if errors.Is(err, io.EOF) {
 			err = io.ErrUnexpectedEOF
 		}
@@ -66,7 +80,7 @@ func (m *msgReader) next() (typ byte, body, raw []byte, err error) {
 	// Do not keep a huge buffer alive after one large message.
 	raw = m.buf
 	if cap(m.buf) > 1<<20 {
-		m.buf = make([]byte, 0, 8<<10)
+		m.buf = nil
 	}
 	return raw[0], raw[5:], raw, nil
 }
