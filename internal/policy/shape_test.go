@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"strings"
 	"testing"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
@@ -148,7 +147,7 @@ func TestShapeCacheDifferential(t *testing.T) {
 	}
 	e := builtinEngine(t)
 	for _, text := range texts {
-		for _, v := range append([]string{text}, literalVariants(text)...) {
+		for _, v := range append([]string{text}, sqlclass.LiteralVariants(text)...) {
 			a := sqlAction(v)
 			if got, want := decide(t, e, a), fresh(t, e, a); !reflect.DeepEqual(got, want) {
 				t.Fatalf("%.300s:\n got %+v\nwant %+v", v, got, want)
@@ -162,37 +161,3 @@ func TestShapeCacheDifferential(t *testing.T) {
 	}
 }
 
-// literalVariants replaces the constants of text, found with pg_query.Scan,
-// by other values of the same kind.
-func literalVariants(text string) []string {
-	scan, err := pg_query.Scan(text)
-	if err != nil {
-		return nil
-	}
-	vals := map[pg_query.Token][]string{
-		pg_query.Token_ICONST: {"0", "42", "2147483647"},
-		pg_query.Token_FCONST: {"0.5", "1e10"},
-		pg_query.Token_SCONST: {"'replica'", "'DROP TABLE users'", "''", "$$ BEGIN EXECUTE 'DROP TABLE t'; END $$", "'/etc/passwd'"},
-	}
-	var out []string
-	for v := range 5 {
-		var b strings.Builder
-		prev, changed := 0, false
-		for i, tk := range scan.GetTokens() {
-			r := vals[tk.GetToken()]
-			if len(r) == 0 {
-				continue
-			}
-			b.WriteString(text[prev:tk.GetStart()])
-			b.WriteString(r[(v+i)%len(r)])
-			prev = int(tk.GetEnd())
-			changed = true
-		}
-		if !changed {
-			return nil
-		}
-		b.WriteString(text[prev:])
-		out = append(out, b.String())
-	}
-	return out
-}

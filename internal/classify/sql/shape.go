@@ -347,3 +347,45 @@ func admissible(text string, tree *pg_query.ParseResult, res *Result, literalRea
 	b.WriteString(text[prev:])
 	return b.String() == res.Normalized
 }
+
+// LiteralVariants returns up to 14 texts of text's shape: its constant tokens
+// replaced by other constants of the same kind, chosen to matter to a
+// classifier that read them (safeguard settings, dynamic SQL, file paths,
+// languages). Differential tests use it to check that whatever is shared
+// across a shape is the same for every text of it.
+func LiteralVariants(text string) []string {
+	sh := ScanShape(text)
+	if sh == nil {
+		return nil
+	}
+	repl := map[pg_query.Token][]string{
+		pg_query.Token_ICONST: {"0", "7", "2147483647", "0x10", "1_000"},
+		pg_query.Token_FCONST: {"0.5", "99999999999999999999", "1e3"},
+		pg_query.Token_SCONST: {"''", "'replica'", "'off'", "'origin'", "'DROP TABLE users'",
+			"$$ BEGIN EXECUTE 'DROP TABLE t'; END $$", "'/etc/passwd'", "'sql'", "'plpythonu'",
+			"E'a\\nb'", "'true'", "'0'", "'session_replication_role'", "'pg_read_file'"},
+		pg_query.Token_BCONST: {"B''", "B'1'"},
+		pg_query.Token_XCONST: {"X'00'", "X''"},
+	}
+	var out []string
+	for v := 0; v < 14; v++ {
+		var b strings.Builder
+		prev, changed := 0, false
+		for i, tk := range sh.toks {
+			r := repl[tk.tok]
+			if len(r) == 0 {
+				continue
+			}
+			b.WriteString(text[prev:tk.start])
+			b.WriteString(r[(v+i)%len(r)])
+			prev = tk.end
+			changed = true
+		}
+		if !changed {
+			return nil
+		}
+		b.WriteString(text[prev:])
+		out = append(out, b.String())
+	}
+	return out
+}

@@ -4,7 +4,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"strings"
 	"testing"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
@@ -50,45 +49,6 @@ func TestDecodeScan(t *testing.T) {
 	}
 }
 
-// variantsOf returns text with its constant tokens replaced, one variant per
-// replacement value: the literal-free shape stays, the values change.
-func variantsOf(text string) []string {
-	sh := ScanShape(text)
-	if sh == nil {
-		return nil
-	}
-	repl := map[pg_query.Token][]string{
-		pg_query.Token_ICONST: {"0", "7", "2147483647", "0x10", "1_000"},
-		pg_query.Token_FCONST: {"0.5", "99999999999999999999", "1e3"},
-		pg_query.Token_SCONST: {"''", "'replica'", "'off'", "'origin'", "'DROP TABLE users'",
-			"$$ BEGIN EXECUTE 'DROP TABLE t'; END $$", "'/etc/passwd'", "'sql'", "'plpythonu'",
-			"E'a\\nb'", "'true'", "'0'", "'session_replication_role'", "'pg_read_file'"},
-		pg_query.Token_BCONST: {"B''", "B'1'"},
-		pg_query.Token_XCONST: {"X'00'", "X''"},
-	}
-	var out []string
-	for v := 0; v < 14; v++ {
-		var b strings.Builder
-		prev, changed := 0, false
-		for i, tk := range sh.toks {
-			r := repl[tk.tok]
-			if len(r) == 0 {
-				continue
-			}
-			b.WriteString(text[prev:tk.start])
-			b.WriteString(r[(v+i)%len(r)])
-			prev = tk.end
-			changed = true
-		}
-		if !changed {
-			return nil
-		}
-		b.WriteString(text[prev:])
-		out = append(out, b.String())
-	}
-	return out
-}
-
 // checkShared is the differential check: when text's classification is
 // shared by its shape, every text of that shape classifies exactly alike.
 // It returns whether text was shared.
@@ -113,7 +73,7 @@ func checkSharedN(t *testing.T, text string) (bool, int) {
 		return false, 0
 	}
 	n := 0
-	for _, v := range variantsOf(text) {
+	for _, v := range LiteralVariants(text) {
 		vs := ScanShape(v)
 		if vs == nil || vs.Key != sh.Key {
 			continue // the variant changed a token's kind (7 → 0x10 is still ICONST; 2147483648 is not)

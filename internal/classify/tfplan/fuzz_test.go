@@ -1,11 +1,11 @@
 package tfplan
 
 import (
-	"encoding/json"
 	"os"
 	"path/filepath"
-	"reflect"
 	"testing"
+
+	"github.com/vigil-audit/vigil/internal/classify/classifytest"
 )
 
 // FuzzClassify: any plan either classifies or fails with an error; never a
@@ -22,14 +22,5 @@ func FuzzClassify(f *testing.F) {
 	for _, s := range []string{`{}`, `null`, `{"resource_changes":[{}]}`, `{"resource_changes":[{"change":{"actions":["delete","create"],"before":[],"after":"x"}}]}`} {
 		f.Add([]byte(s))
 	}
-	f.Fuzz(func(t *testing.T, b []byte) {
-		r1, err1 := Classify(json.RawMessage(b))
-		r2, err2 := Classify(json.RawMessage(b))
-		if (err1 == nil) != (err2 == nil) || !reflect.DeepEqual(r1, r2) {
-			t.Fatalf("two runs differ: %+v %v / %+v %v", r1, err1, r2, err2)
-		}
-		if err1 == nil && r1 == nil {
-			t.Fatal("no result and no error")
-		}
-	})
+	f.Fuzz(func(t *testing.T, b []byte) { classifytest.Deterministic(t, Classify, b) })
 }
