@@ -233,9 +233,8 @@ func TestServeGatewayReview(t *testing.T) {
 	}
 	var outcomes []string
 	for _, ev := range events("source=gateway/postgres&actor=alice&action=ALTER+TABLE") {
-		attrs, _ := ev["attrs"].(map[string]any)
-		if attrs["review.id"] == id {
-			dec, _ := ev["decision"].(map[string]any)
+		dec, _ := ev["decision"].(map[string]any)
+		if dec["review_id"] == id {
 			outcomes = append(outcomes, fmt.Sprintf("%s/%s", ev["outcome"], dec["effect"]))
 		}
 	}

@@ -217,7 +217,7 @@ func (ss *session) decide(sql, protocol, stmtName string) (*intent, []byte) {
 			ev.Outcome = event.OutcomeSuccess
 			ev.Decision.Effect = policy.EffectAllow
 			ev.Decision.Message = fmt.Sprintf("approved in review %s by %s", r.ID, approvers(r))
-			ev.Attrs["review.id"] = r.ID
+			ev.Decision.ReviewID = r.ID
 		}
 	}
 	if derr == nil && d.Effect == policy.EffectAllow && ss.standard() &&
@@ -281,7 +281,7 @@ func (ss *session) reviewRefusal(ctx context.Context, d *policy.Decision, ev *ev
 		return errorHint(codeInsufficientPrivilege, "review required by Vigil: "+why,
 			"the review request could not be recorded; try again later")
 	}
-	ev.Attrs["review.id"] = r.ID
+	ev.Decision.ReviewID = r.ID
 	return errorHint(codeInsufficientPrivilege,
 		fmt.Sprintf("review required by Vigil (review %s): %s", r.ID, why),
 		fmt.Sprintf("ask an approver to run: vigil review approve %s; once approved, run the same statement again within the approval window", r.ID))
