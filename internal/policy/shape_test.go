@@ -160,4 +160,3 @@ func TestShapeCacheDifferential(t *testing.T) {
 		t.Fatal("no shape hit")
 	}
 }
-
