@@ -66,7 +66,7 @@ func ParseTime(s string) (time.Time, error) {
 	if len(s) > 19 && (s[10] == ' ' || s[10] == 'T') && s[19] >= '0' && s[19] <= '9' {
 		return ParseTime(s[:19] + "." + s[19:])
 	}
-	return time.Time{}, fmt.Errorf("cannot parse time %q", clip(s))
+	return time.Time{}, fmt.Errorf("cannot parse time %q", Clip(s))
 }
 
 // EpochTime reads a JSON number or numeric string of milliseconds (or, when it
@@ -75,7 +75,7 @@ func ParseTime(s string) (time.Time, error) {
 func EpochTime(n json.Number) (time.Time, error) {
 	f, err := strconv.ParseFloat(strings.TrimSpace(string(n)), 64)
 	if err != nil || f < 0 || f > 1e15 {
-		return time.Time{}, fmt.Errorf("cannot read %q as a Unix time", clip(string(n)))
+		return time.Time{}, fmt.Errorf("cannot read %q as a Unix time", Clip(string(n)))
 	}
 	if f < 1e11 { // seconds: 1e11 ms is 1973, 1e11 s is year 5138
 		return time.Unix(0, int64(f*1e9)).UTC(), nil
@@ -83,11 +83,20 @@ func EpochTime(n json.Number) (time.Time, error) {
 	return time.UnixMilli(0).Add(time.Duration(f * 1e6)).UTC(), nil
 }
 
-func clip(s string) string {
+// Clip shortens a value quoted in an error message to 64 bytes.
+func Clip(s string) string {
 	if len(s) > 64 {
 		return s[:64] + "…"
 	}
 	return s
+}
+
+// SetAttr sets attrs[k] to v unless v is empty, so that events carry no
+// empty attributes.
+func SetAttr(attrs map[string]any, k, v string) {
+	if v != "" {
+		attrs[k] = v
+	}
 }
 
 // Unknown is the actor recorded for a record that names none: the event is

@@ -1,6 +1,7 @@
 package sigma
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"strings"
@@ -245,14 +246,14 @@ func LintFile(data []byte, name string) []Issue {
 		return issues
 	}
 	for _, d := range c.Unsupported {
-		issues = append(issues, Issue{File: name, Line: d.Line, Rule: firstNonEmpty(d.ID, d.Title),
+		issues = append(issues, Issue{File: name, Line: d.Line, Rule: cmp.Or(d.ID, d.Title),
 			Severity: SevUnsupported, Msg: d.Kind + " documents are not evaluated by the engine"})
 	}
 	for _, r := range c.Rules {
 		issues = append(issues, Lint(r)...)
 	}
 	for _, f := range c.Filters {
-		fc := &compiler{e: &Engine{fields: map[string]*fieldPath{}}, file: name, rule: firstNonEmpty(f.ID, f.Title), opts: &Options{lint: true}}
+		fc := &compiler{e: &Engine{fields: map[string]*fieldPath{}}, file: name, rule: cmp.Or(f.ID, f.Title), opts: &Options{lint: true}}
 		fc.detection(&f.Detection)
 		issues = append(issues, fc.issues...)
 	}
@@ -264,13 +265,4 @@ func unjoin(err error) []error {
 		return j.Unwrap()
 	}
 	return []error{err}
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, x := range s {
-		if x != "" {
-			return x
-		}
-	}
-	return ""
 }

@@ -14,6 +14,7 @@ package auditd
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -206,7 +207,7 @@ func parseRecord(line []byte) (node string, rec record, t time.Time, stamp strin
 		node, s = s[len("node="):sp], s[sp+1:]
 	}
 	bad := func() error {
-		return fmt.Errorf("not an audit record: want type=TYPE msg=audit(TIME:SERIAL): ..., got %q", clip(s))
+		return fmt.Errorf("not an audit record: want type=TYPE msg=audit(TIME:SERIAL): ..., got %q", ingest.Clip(s))
 	}
 	if !strings.HasPrefix(s, "type=") {
 		return "", rec, t, "", bad()
@@ -244,13 +245,13 @@ func stampTime(stamp string) (time.Time, error) {
 	s, err1 := strconv.ParseInt(sec, 10, 64)
 	_, err2 := strconv.ParseUint(serial, 10, 64)
 	if !ok || err1 != nil || err2 != nil || len(frac) > 9 {
-		return time.Time{}, fmt.Errorf("cannot read the audit stamp %q (want SECONDS.MILLIS:SERIAL)", clip(stamp))
+		return time.Time{}, fmt.Errorf("cannot read the audit stamp %q (want SECONDS.MILLIS:SERIAL)", ingest.Clip(stamp))
 	}
 	var ns int64
 	if frac != "" {
 		f, err := strconv.ParseInt(frac, 10, 64)
 		if err != nil {
-			return time.Time{}, fmt.Errorf("cannot read the audit stamp %q (want SECONDS.MILLIS:SERIAL)", clip(stamp))
+			return time.Time{}, fmt.Errorf("cannot read the audit stamp %q (want SECONDS.MILLIS:SERIAL)", ingest.Clip(stamp))
 		}
 		ns = f
 		for range 9 - len(frac) {
@@ -384,17 +385,17 @@ func convert(g *group) (event.Event, error) {
 		}
 	}
 	attrs["auditd.records"] = types
-	setOpt(attrs, "auditd.node", g.node)
+	ingest.SetAttr(attrs, "auditd.node", g.node)
 	for _, k := range []string{"pid", "ppid", "auid", "uid", "euid", "gid", "ses", "tty", "comm", "exe", "exit",
 		"success", "op", "acct", "terminal", "hostname", "addr", "res", "items"} {
-		setOpt(attrs, "auditd."+k, f[k])
+		ingest.SetAttr(attrs, "auditd."+k, f[k])
 	}
 	if k := f["key"]; k != "" && k != "(null)" {
 		attrs["auditd.key"] = k
 	}
 	if prim.typ == "SYSCALL" {
-		setOpt(attrs, "auditd.arch", first(prim.enr["ARCH"], f["arch"]))
-		setOpt(attrs, "auditd.syscall", first(prim.enr["SYSCALL"], f["syscall"]))
+		ingest.SetAttr(attrs, "auditd.arch", cmp.Or(prim.enr["ARCH"], f["arch"]))
+		ingest.SetAttr(attrs, "auditd.syscall", cmp.Or(prim.enr["SYSCALL"], f["syscall"]))
 	}
 
 	ev := event.Event{
@@ -438,7 +439,7 @@ func convert(g *group) (event.Event, error) {
 		attrs["auditd.cmdline"] = f["cmd"]
 	}
 	if cwd := find("CWD"); cwd != nil {
-		setOpt(attrs, "auditd.cwd", cwd.fields["cwd"])
+		ingest.SetAttr(attrs, "auditd.cwd", cwd.fields["cwd"])
 	}
 	var paths []any
 	var file, nametype string
@@ -456,7 +457,7 @@ func convert(g *group) (event.Event, error) {
 	}
 
 	// Outcome.
-	switch strings.ToLower(first(f["success"], f["res"])) {
+	switch strings.ToLower(cmp.Or(f["success"], f["res"])) {
 	case "yes", "success", "1":
 		ev.Outcome = event.OutcomeSuccess
 	case "no", "failed", "0":
@@ -473,7 +474,7 @@ func convert(g *group) (event.Event, error) {
 	}
 	exec := find("EXECVE") != nil
 	if prim.typ == "SYSCALL" {
-		sc := first(prim.enr["SYSCALL"], f["syscall"])
+		sc := cmp.Or(prim.enr["SYSCALL"], f["syscall"])
 		if nums, ok := execSyscalls[f["arch"]]; ok && (sc == nums[0] || sc == nums[1]) || sc == "execve" || sc == "execveat" {
 			exec = true
 		}
@@ -481,7 +482,7 @@ func convert(g *group) (event.Event, error) {
 	switch {
 	case prim.typ == "SYSCALL" && exec:
 		ev.ClassUID, ev.Activity = event.ClassProcessActivity, "execute"
-		ev.Resource = event.Resource{Type: "executable", Name: short(first(f["exe"], file))}
+		ev.Resource = event.Resource{Type: "executable", Name: short(cmp.Or(f["exe"], file))}
 	case prim.typ == "SYSCALL" && file != "":
 		ev.ClassUID, ev.Activity = event.ClassFileActivity, "other"
 		switch nametype {
@@ -515,7 +516,7 @@ func convert(g *group) (event.Event, error) {
 		case strings.HasPrefix(prim.typ, "DEL_"):
 			ev.Activity = "delete"
 		}
-		if name := first(acct, f["id"]); name != "" {
+		if name := cmp.Or(acct, f["id"]); name != "" {
 			ev.Resource = event.Resource{Type: "account", Name: short(name)}
 		}
 	default:
@@ -633,26 +634,4 @@ func short(s string) string {
 		s = s[:len(s)-1]
 	}
 	return s + "…"
-}
-
-func first(vs ...string) string {
-	for _, v := range vs {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
-}
-
-func setOpt(attrs map[string]any, k, v string) {
-	if v != "" {
-		attrs[k] = v
-	}
-}
-
-func clip(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "…"
-	}
-	return s
 }

@@ -1,6 +1,7 @@
 package cloudtrail
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"strings"
@@ -64,10 +65,10 @@ func Convert(raw []byte) (event.Event, error) {
 	ev.Resource = target(&rec, attrs)
 
 	attrs["aws.event_source"] = rec.EventSource
-	setOpt(attrs, "aws.region", rec.AWSRegion)
-	setOpt(attrs, "aws.event_id", rec.EventID)
-	setOpt(attrs, "aws.event_type", rec.EventType)
-	setOpt(attrs, "aws.event_category", rec.EventCategory)
+	ingest.SetAttr(attrs, "aws.region", rec.AWSRegion)
+	ingest.SetAttr(attrs, "aws.event_id", rec.EventID)
+	ingest.SetAttr(attrs, "aws.event_type", rec.EventType)
+	ingest.SetAttr(attrs, "aws.event_category", rec.EventCategory)
 	switch rec.ReadOnly.String() {
 	case "true":
 		attrs["aws.read_only"] = true
@@ -82,22 +83,16 @@ func Convert(raw []byte) (event.Event, error) {
 		if denied(rec.ErrorCode) {
 			ev.Outcome = event.OutcomeDenied
 		}
-		setOpt(attrs, "aws.error_code", rec.ErrorCode)
-		setOpt(attrs, "aws.error_message", rec.ErrorMessage)
+		ingest.SetAttr(attrs, "aws.error_code", rec.ErrorCode)
+		ingest.SetAttr(attrs, "aws.error_message", rec.ErrorMessage)
 	}
 	if rec.EventName == "ConsoleLogin" {
 		if rec.ResponseElements.Member("ConsoleLogin").String() == "Failure" {
 			ev.Outcome = event.OutcomeFailure
 		}
-		setOpt(attrs, "aws.mfa_used", rec.AdditionalData.Member("MFAUsed").String())
+		ingest.SetAttr(attrs, "aws.mfa_used", rec.AdditionalData.Member("MFAUsed").String())
 	}
 	return ev, nil
-}
-
-func setOpt(attrs map[string]any, k, v string) {
-	if v != "" {
-		attrs[k] = v
-	}
 }
 
 // denied reports whether an error code says that authorization failed.
@@ -116,7 +111,7 @@ func actor(ev *event.Event, rec *record, attrs map[string]any) {
 		a.SrcIP = rec.SourceIPAddress
 	} else {
 		// "ec2.amazonaws.com", "AWS Internal": a service called on the user's behalf.
-		setOpt(attrs, "aws.source", rec.SourceIPAddress)
+		ingest.SetAttr(attrs, "aws.source", rec.SourceIPAddress)
 	}
 	issuer := ""
 	if id.SessionContext != nil {
@@ -124,13 +119,13 @@ func actor(ev *event.Event, rec *record, attrs map[string]any) {
 		if id.SessionContext.Attributes.MFAAuthenticated.String() == "true" {
 			attrs["aws.mfa_authenticated"] = true
 		}
-		setOpt(attrs, "aws.source_identity", id.SessionContext.SourceIdentity)
+		ingest.SetAttr(attrs, "aws.source_identity", id.SessionContext.SourceIdentity)
 	}
 	switch id.Type {
 	case "Root":
 		a.User, a.Type = "root", "human"
 	case "IAMUser":
-		a.User, a.Type = first(id.UserName, afterLast(id.ARN, "/")), "human"
+		a.User, a.Type = cmp.Or(id.UserName, afterLast(id.ARN, "/")), "human"
 	case "AssumedRole":
 		// arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION
 		session := afterLast(id.ARN, "/")
@@ -140,7 +135,7 @@ func actor(ev *event.Event, rec *record, attrs map[string]any) {
 		}
 		a.User = role + "/" + session
 		if role == "" || session == "" {
-			a.User = first(role, session)
+			a.User = cmp.Or(role, session)
 		}
 		if role != "" {
 			a.Roles = []string{role}
@@ -151,29 +146,29 @@ func actor(ev *event.Event, rec *record, attrs map[string]any) {
 			a.Type = "human"
 		}
 	case "FederatedUser":
-		a.User, a.Type = first(afterLast(id.ARN, "federated-user/"), id.PrincipalID), "human"
+		a.User, a.Type = cmp.Or(afterLast(id.ARN, "federated-user/"), id.PrincipalID), "human"
 	case "AWSService":
-		a.User, a.Type = first(id.InvokedBy, rec.SourceIPAddress), "service"
+		a.User, a.Type = cmp.Or(id.InvokedBy, rec.SourceIPAddress), "service"
 	case "AWSAccount":
-		a.User, a.Type = first(id.AccountID, id.PrincipalID), "service"
+		a.User, a.Type = cmp.Or(id.AccountID, id.PrincipalID), "service"
 	case "IdentityCenterUser", "SAMLUser", "WebIdentityUser":
 		u := id.UserName
 		if u == "" && id.OnBehalfOf != nil {
 			u = id.OnBehalfOf.UserID
 		}
-		a.User, a.Type = first(u, id.PrincipalID), "human"
+		a.User, a.Type = cmp.Or(u, id.PrincipalID), "human"
 	}
 	if a.User == "" {
-		a.User = first(id.UserName, id.ARN, id.PrincipalID, id.InvokedBy, id.AccountID, ingest.Unknown)
+		a.User = cmp.Or(id.UserName, id.ARN, id.PrincipalID, id.InvokedBy, id.AccountID, ingest.Unknown)
 	}
 	if strings.HasPrefix(id.AccessKeyID, "ASIA") { // temporary credentials: one session
 		a.SessionID = id.AccessKeyID
 	}
-	setOpt(attrs, "aws.identity_type", id.Type)
-	setOpt(attrs, "aws.account_id", id.AccountID)
-	setOpt(attrs, "aws.arn", id.ARN)
-	setOpt(attrs, "aws.access_key_id", id.AccessKeyID)
-	setOpt(attrs, "aws.invoked_by", id.InvokedBy)
+	ingest.SetAttr(attrs, "aws.identity_type", id.Type)
+	ingest.SetAttr(attrs, "aws.account_id", id.AccountID)
+	ingest.SetAttr(attrs, "aws.arn", id.ARN)
+	ingest.SetAttr(attrs, "aws.access_key_id", id.AccessKeyID)
+	ingest.SetAttr(attrs, "aws.invoked_by", id.InvokedBy)
 }
 
 // looksLikeIP accepts IPv4 and IPv6 text as CloudTrail writes it (which may
@@ -188,15 +183,6 @@ func looksLikeIP(s string) bool {
 		}
 	}
 	return strings.Count(s, ".") == 3 || strings.Contains(s, ":")
-}
-
-func first(vs ...string) string {
-	for _, v := range vs {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 func afterLast(s, sep string) string {

@@ -4,6 +4,7 @@
 package github
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -94,7 +95,7 @@ func Convert(raw []byte) (event.Event, error) {
 	if strings.Contains(a.Action, "fail") {
 		ev.Outcome = event.OutcomeFailure
 	}
-	org, repo, business := a.Org.String(), first(a.Repo.String(), a.Repository.String()), a.Business.String()
+	org, repo, business := a.Org.String(), cmp.Or(a.Repo.String(), a.Repository.String()), a.Business.String()
 	switch {
 	case repo != "":
 		ev.Resource = event.Resource{Type: "repository", Name: repo}
@@ -107,18 +108,18 @@ func Convert(raw []byte) (event.Event, error) {
 	case a.User.String() != "":
 		ev.Resource = event.Resource{Type: "user", Name: a.User.String()}
 	}
-	ev.Target = first(org, business)
-	setOpt(attrs, "github.org", org)
-	setOpt(attrs, "github.business", business)
-	setOpt(attrs, "github.user", a.User.String())
-	setOpt(attrs, "github.document_id", a.DocumentID)
-	setOpt(attrs, "github.operation_type", a.OperationType)
-	setOpt(attrs, "github.programmatic_access_type", a.ProgrammaticAccessType)
-	setOpt(attrs, "github.hashed_token", a.HashedToken)
-	setOpt(attrs, "github.token_id", a.TokenID.String())
-	setOpt(attrs, "github.external_identity_nameid", a.ExternalIdentityNameID)
+	ev.Target = cmp.Or(org, business)
+	ingest.SetAttr(attrs, "github.org", org)
+	ingest.SetAttr(attrs, "github.business", business)
+	ingest.SetAttr(attrs, "github.user", a.User.String())
+	ingest.SetAttr(attrs, "github.document_id", a.DocumentID)
+	ingest.SetAttr(attrs, "github.operation_type", a.OperationType)
+	ingest.SetAttr(attrs, "github.programmatic_access_type", a.ProgrammaticAccessType)
+	ingest.SetAttr(attrs, "github.hashed_token", a.HashedToken)
+	ingest.SetAttr(attrs, "github.token_id", a.TokenID.String())
+	ingest.SetAttr(attrs, "github.external_identity_nameid", a.ExternalIdentityNameID)
 	if l := a.ActorLocation; l != nil {
-		setOpt(attrs, "github.actor_country", l.CountryCode)
+		ingest.SetAttr(attrs, "github.actor_country", l.CountryCode)
 	}
 	t, err := timestamp(&a)
 	if err != nil {
@@ -155,21 +156,6 @@ func timestamp(a *auditEvent) (time.Time, error) {
 		return t, nil
 	}
 	return time.Time{}, nil
-}
-
-func first(vs ...string) string {
-	for _, v := range vs {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
-}
-
-func setOpt(attrs map[string]any, k, v string) {
-	if v != "" {
-		attrs[k] = v
-	}
 }
 
 // Actions that grant or take away access (OCSF User Access Management).

@@ -5,6 +5,7 @@
 package jsonl
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -331,10 +332,10 @@ func (c *compiled) convert(raw []byte) (event.Event, error) {
 		}
 	}
 	ev := event.Event{
-		Source:   first(vals["source"], Source),
+		Source:   cmp.Or(vals["source"], Source),
 		ClassUID: c.m.Defaults.ClassUID,
-		Actor:    event.Actor{User: first(vals["actor"], ingest.Unknown), UserAgent: vals["user_agent"]},
-		Action:   first(vals["action"], ingest.Unknown),
+		Actor:    event.Actor{User: cmp.Or(vals["actor"], ingest.Unknown), UserAgent: vals["user_agent"]},
+		Action:   cmp.Or(vals["action"], ingest.Unknown),
 		Resource: event.Resource{Name: vals["resource"], Type: vals["resource_type"]},
 		Target:   vals["target"],
 		Outcome:  c.outcome(vals["outcome"]),
@@ -377,7 +378,7 @@ func readTime(v ingest.Lazy) (time.Time, error) {
 // outcome translates a record's outcome value.
 func (c *compiled) outcome(v string) string {
 	if v == "" {
-		return first(c.m.Defaults.Outcome, event.OutcomeUnknown)
+		return cmp.Or(c.m.Defaults.Outcome, event.OutcomeUnknown)
 	}
 	l := strings.ToLower(v)
 	if o, ok := c.outcomes[l]; ok {
@@ -440,13 +441,4 @@ func activity(action string) string {
 		return "logoff"
 	}
 	return ingest.Verb(word)
-}
-
-func first(vs ...string) string {
-	for _, v := range vs {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }

@@ -12,6 +12,7 @@
 package k8saudit
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -156,7 +157,7 @@ func (p *Parser) Convert(raw []byte) (event.Event, error) {
 	case a.Kind == "":
 		return event.Event{}, errors.New("no kind: not a Kubernetes audit event")
 	default:
-		return event.Event{}, fmt.Errorf("kind %q is not a Kubernetes audit Event", clip(a.Kind))
+		return event.Event{}, fmt.Errorf("kind %q is not a Kubernetes audit Event", ingest.Clip(a.Kind))
 	}
 	if err != nil {
 		return event.Event{}, err
@@ -165,13 +166,6 @@ func (p *Parser) Convert(raw []byte) (event.Event, error) {
 		ev.Target = p.Cluster
 	}
 	return ev, nil
-}
-
-func clip(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "…"
-	}
-	return s
 }
 
 // aks unwraps an Azure diagnostic record of category kube-audit(-admin).
@@ -191,7 +185,7 @@ func (p *Parser) aks(env *auditEvent) (event.Event, error) {
 		return event.Event{}, fmt.Errorf("properties.log: %w", err)
 	}
 	if a.Kind != "Event" {
-		return event.Event{}, fmt.Errorf("properties.log: kind %q is not a Kubernetes audit Event", clip(a.Kind))
+		return event.Event{}, fmt.Errorf("properties.log: kind %q is not a Kubernetes audit Event", ingest.Clip(a.Kind))
 	}
 	ev, err := p.native(&a)
 	if err != nil {
@@ -235,7 +229,7 @@ func (p *Parser) native(a *auditEvent) (event.Event, error) {
 		sub = o.Subresource
 		name := o.Name
 		if name == "" && sub == "" { // a create with generateName: the name is in the object
-			name = first(a.ResponseObject.Member("metadata").Member("name").String(),
+			name = cmp.Or(a.ResponseObject.Member("metadata").Member("name").String(),
 				a.RequestObject.Member("metadata").Member("name").String())
 		}
 		ev.Resource = event.Resource{Type: o.Resource, ID: o.UID, Name: name}
@@ -251,20 +245,20 @@ func (p *Parser) native(a *auditEvent) (event.Event, error) {
 			}
 			attrs["k8s.namespace"] = o.Namespace
 		}
-		setOpt(attrs, "k8s.api_group", o.APIGroup)
-		setOpt(attrs, "k8s.api_version", o.APIVersion)
+		ingest.SetAttr(attrs, "k8s.api_group", o.APIGroup)
+		ingest.SetAttr(attrs, "k8s.api_version", o.APIVersion)
 	} else if a.RequestURI != "" {
 		path, _, _ := strings.Cut(a.RequestURI, "?")
 		ev.Resource = event.Resource{Type: "url", Name: path}
 	}
 	ev.Activity, ev.ClassUID = classify(a.Verb, ev.Resource.Type, sub)
-	setOpt(attrs, "k8s.audit_id", a.AuditID)
-	setOpt(attrs, "k8s.stage", a.Stage)
-	setOpt(attrs, "k8s.level", a.Level)
-	setOpt(attrs, "k8s.request_uri", a.RequestURI)
-	setOpt(attrs, "k8s.api", a.APIVersion)
+	ingest.SetAttr(attrs, "k8s.audit_id", a.AuditID)
+	ingest.SetAttr(attrs, "k8s.stage", a.Stage)
+	ingest.SetAttr(attrs, "k8s.level", a.Level)
+	ingest.SetAttr(attrs, "k8s.request_uri", a.RequestURI)
+	ingest.SetAttr(attrs, "k8s.api", a.APIVersion)
 	decision := a.Annotations["authorization.k8s.io/decision"]
-	setOpt(attrs, "k8s.decision", decision)
+	ingest.SetAttr(attrs, "k8s.decision", decision)
 	if s := a.ResponseStatus; s != nil && s.Code != 0 {
 		attrs["k8s.response_code"] = s.Code
 		switch {
@@ -307,21 +301,6 @@ func setTime(ev *event.Event, ts string) error {
 	}
 	ev.Time = t
 	return nil
-}
-
-func first(vs ...string) string {
-	for _, v := range vs {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
-}
-
-func setOpt(attrs map[string]any, k, v string) {
-	if v != "" {
-		attrs[k] = v
-	}
 }
 
 // actorType tells service accounts and control-plane components from people.
@@ -419,11 +398,11 @@ func (p *Parser) gke(a *auditEvent) (event.Event, error) {
 	}
 	attrs["k8s.envelope"] = "gke"
 	attrs["k8s.method"] = pp.MethodName
-	setOpt(attrs, "gcp.insert_id", a.InsertID)
+	ingest.SetAttr(attrs, "gcp.insert_id", a.InsertID)
 	if r := a.Resource; r != nil {
 		ev.Target = r.Labels["cluster_name"]
-		setOpt(attrs, "gcp.project_id", r.Labels["project_id"])
-		setOpt(attrs, "gcp.location", r.Labels["location"])
+		ingest.SetAttr(attrs, "gcp.project_id", r.Labels["project_id"])
+		ingest.SetAttr(attrs, "gcp.location", r.Labels["location"])
 	}
 	if err := setTime(&ev, a.Timestamp); err != nil {
 		return event.Event{}, err

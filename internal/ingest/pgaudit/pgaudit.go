@@ -297,20 +297,20 @@ func (p *Parser) convert(rec *logRecord, raw []byte) (event.Event, error) {
 	ev.Target = rec.db
 	a := ev.Attrs
 	a["postgres.log_format"] = rec.format
-	setOpt(a, "postgres.database", rec.db)
-	setOpt(a, "postgres.session_id", rec.sessionID)
-	setOpt(a, "postgres.session_line_num", rec.lineNum)
-	setOpt(a, "postgres.pid", rec.pid)
-	setOpt(a, "postgres.remote_host", rec.remoteHost)
-	setOpt(a, "postgres.remote_port", rec.remotePort)
-	setOpt(a, "postgres.application_name", rec.application)
-	setOpt(a, "postgres.backend_type", rec.backendType)
-	setOpt(a, "postgres.severity", rec.severity)
+	ingest.SetAttr(a, "postgres.database", rec.db)
+	ingest.SetAttr(a, "postgres.session_id", rec.sessionID)
+	ingest.SetAttr(a, "postgres.session_line_num", rec.lineNum)
+	ingest.SetAttr(a, "postgres.pid", rec.pid)
+	ingest.SetAttr(a, "postgres.remote_host", rec.remoteHost)
+	ingest.SetAttr(a, "postgres.remote_port", rec.remotePort)
+	ingest.SetAttr(a, "postgres.application_name", rec.application)
+	ingest.SetAttr(a, "postgres.backend_type", rec.backendType)
+	ingest.SetAttr(a, "postgres.severity", rec.severity)
 	if rec.sqlstate != "00000" { // jsonlog leaves successful completion out
-		setOpt(a, "postgres.sqlstate", rec.sqlstate)
+		ingest.SetAttr(a, "postgres.sqlstate", rec.sqlstate)
 	}
 	if rec.queryID != "0" {
-		setOpt(a, "postgres.query_id", rec.queryID)
+		ingest.SetAttr(a, "postgres.query_id", rec.queryID)
 	}
 	return ev, nil
 }
@@ -334,11 +334,11 @@ func audit(rec *logRecord) (event.Event, error) {
 	}
 	typ, class, command, objType, objName, stmt, param := f[0], f[3], f[4], f[5], f[6], f[7], f[8]
 	if typ != "SESSION" && typ != "OBJECT" {
-		return event.Event{}, fmt.Errorf("pgaudit entry: audit type %q is neither SESSION nor OBJECT", clip(typ))
+		return event.Event{}, fmt.Errorf("pgaudit entry: audit type %q is neither SESSION nor OBJECT", ingest.Clip(typ))
 	}
 	activity, ok := classActivity[class]
 	if !ok {
-		return event.Event{}, fmt.Errorf("pgaudit entry: unknown class %q", clip(class))
+		return event.Event{}, fmt.Errorf("pgaudit entry: unknown class %q", ingest.Clip(class))
 	}
 	switch {
 	case class == "DDL" && strings.HasPrefix(command, "DROP"):
@@ -355,18 +355,18 @@ func audit(rec *logRecord) (event.Event, error) {
 	}{{"pgaudit.statement_id", f[1]}, {"pgaudit.substatement_id", f[2]}} {
 		n, err := strconv.ParseInt(x.v, 10, 64)
 		if err != nil {
-			return event.Event{}, fmt.Errorf("pgaudit entry: %s %q is not a number", x.k[len("pgaudit."):], clip(x.v))
+			return event.Event{}, fmt.Errorf("pgaudit entry: %s %q is not a number", x.k[len("pgaudit."):], ingest.Clip(x.v))
 		}
 		attrs[x.k] = n
 	}
-	setOpt(attrs, "pgaudit.object_type", objType)
-	setOpt(attrs, "pgaudit.object_name", objName)
+	ingest.SetAttr(attrs, "pgaudit.object_type", objType)
+	ingest.SetAttr(attrs, "pgaudit.object_name", objName)
 	switch stmt {
 	case "<previously logged>":
 		attrs["pgaudit.previously_logged"] = true
 	case "<not logged>":
 	default:
-		setOpt(attrs, "sql.text", stmt)
+		ingest.SetAttr(attrs, "sql.text", stmt)
 	}
 	if param != "<not logged>" && param != "<none>" && param != "" {
 		attrs["pgaudit.parameter"] = param
@@ -422,7 +422,7 @@ func login(rec *logRecord) event.Event {
 		rec.db = quotedAfter(rec.message, `database "`)
 	}
 	attrs := map[string]any{"postgres.message": rec.message}
-	setOpt(attrs, "postgres.detail", rec.detail)
+	ingest.SetAttr(attrs, "postgres.detail", rec.detail)
 	return event.Event{
 		ClassUID: event.ClassAuthentication,
 		Activity: "logon",
@@ -465,14 +465,14 @@ func (p *Parser) parseTime(s string) (time.Time, error) {
 	const layout = "2006-01-02 15:04:05.999999999"
 	sp := strings.LastIndexByte(s, ' ')
 	if sp < 0 {
-		return time.Time{}, fmt.Errorf("log time %q has no time zone", clip(s))
+		return time.Time{}, fmt.Errorf("log time %q has no time zone", ingest.Clip(s))
 	}
 	local, zone := s[:sp], s[sp+1:]
 	switch {
 	case zone == "UTC" || zone == "GMT" || zone == "UCT" || zone == "Z":
 		t, err := time.Parse(layout, local)
 		if err != nil {
-			return time.Time{}, fmt.Errorf("cannot read log time %q", clip(s))
+			return time.Time{}, fmt.Errorf("cannot read log time %q", ingest.Clip(s))
 		}
 		return t, nil
 	case zone[0] == '+' || zone[0] == '-':
@@ -482,7 +482,7 @@ func (p *Parser) parseTime(s string) (time.Time, error) {
 		}
 		t, err := time.Parse(layout+" -0700", local+" "+zone[:1]+digits)
 		if err != nil {
-			return time.Time{}, fmt.Errorf("cannot read log time %q", clip(s))
+			return time.Time{}, fmt.Errorf("cannot read log time %q", ingest.Clip(s))
 		}
 		return t.UTC(), nil
 	}
@@ -492,10 +492,10 @@ func (p *Parser) parseTime(s string) (time.Time, error) {
 	}
 	t, err := time.ParseInLocation(layout+" MST", s, loc)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("cannot read log time %q", clip(s))
+		return time.Time{}, fmt.Errorf("cannot read log time %q", ingest.Clip(s))
 	}
 	if t.Location() != loc {
-		return time.Time{}, fmt.Errorf("log time %q: time zone %s is not one of %s; set the parser's TimeZone to the server's log_timezone", clip(s), clip(zone), loc)
+		return time.Time{}, fmt.Errorf("log time %q: time zone %s is not one of %s; set the parser's TimeZone to the server's log_timezone", ingest.Clip(s), ingest.Clip(zone), loc)
 	}
 	return t.UTC(), nil
 }
@@ -548,17 +548,4 @@ func splitCSV(s string) ([]string, error) {
 		out = append(out, field)
 		i += k + 1
 	}
-}
-
-func setOpt(attrs map[string]any, k, v string) {
-	if v != "" {
-		attrs[k] = v
-	}
-}
-
-func clip(s string) string {
-	if len(s) > 64 {
-		return s[:64] + "…"
-	}
-	return s
 }
