@@ -18,10 +18,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/netip"
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/vigil-audit/vigil/internal/classify"
 )
 
 // Result is what the classifier derives from one record. The JSON field
@@ -182,16 +183,16 @@ func (c *classifier) is(service string, actions ...string) bool {
 func (c *classifier) ingress() {
 	switch {
 	case c.is("ec2", "AuthorizeSecurityGroupIngress"):
-		if cidr := str(c.p["cidrIp"]); cidr != "" {
-			c.addIngress(str(c.p["ipProtocol"]), num(c.p["fromPort"]), num(c.p["toPort"]), cidr)
+		if cidr := classify.String(c.p["cidrIp"]); cidr != "" {
+			c.addIngress(classify.String(c.p["ipProtocol"]), classify.Int(c.p["fromPort"]), classify.Int(c.p["toPort"]), cidr)
 		}
 		for _, perm := range items(c.p["ipPermissions"]) {
-			proto, from, to := str(perm["ipProtocol"]), num(perm["fromPort"]), num(perm["toPort"])
+			proto, from, to := classify.String(perm["ipProtocol"]), classify.Int(perm["fromPort"]), classify.Int(perm["toPort"])
 			for _, rg := range items(perm["ipRanges"]) {
-				c.addIngress(proto, from, to, str(rg["cidrIp"]))
+				c.addIngress(proto, from, to, classify.String(rg["cidrIp"]))
 			}
 			for _, rg := range items(perm["ipv6Ranges"]) {
-				c.addIngress(proto, from, to, str(rg["cidrIpv6"]))
+				c.addIngress(proto, from, to, classify.String(rg["cidrIpv6"]))
 			}
 		}
 	case c.is("ec2", "ModifySecurityGroupRules"):
@@ -199,8 +200,8 @@ func (c *classifier) ingress() {
 		for _, ru := range items(req["SecurityGroupRule"]) {
 			rule := obj(ru["SecurityGroupRule"])
 			for _, k := range []string{"CidrIpv4", "CidrIpv6"} {
-				if cidr := str(rule[k]); cidr != "" {
-					c.addIngress(str(rule["IpProtocol"]), num(rule["FromPort"]), num(rule["ToPort"]), cidr)
+				if cidr := classify.String(rule[k]); cidr != "" {
+					c.addIngress(classify.String(rule["IpProtocol"]), classify.Int(rule["FromPort"]), classify.Int(rule["ToPort"]), cidr)
 				}
 			}
 		}
@@ -211,7 +212,7 @@ func (c *classifier) addIngress(proto string, from, to int, cidr string) {
 	if cidr == "" {
 		return
 	}
-	world := worldCIDR(cidr)
+	world := classify.WorldCIDR(cidr)
 	c.res.Ingress = append(c.res.Ingress, Ingress{Protocol: proto, FromPort: from, ToPort: to, CIDR: cidr, OpenToWorld: world})
 	if !slices.Contains(c.res.IngressCIDRs, cidr) {
 		c.res.IngressCIDRs = append(c.res.IngressCIDRs, cidr)
@@ -223,13 +224,6 @@ func (c *classifier) addIngress(proto string, from, to int, cidr string) {
 			c.res.WorldPorts = append(c.res.WorldPorts, port)
 		}
 	}
-}
-
-// worldCIDR reports whether cidr covers every address: a /0 prefix, whatever
-// address it is written with ("0.0.0.0/0", "::/0", "10.1.2.3/0").
-func worldCIDR(cidr string) bool {
-	p, err := netip.ParsePrefix(strings.TrimSpace(cidr))
-	return err == nil && p.Bits() == 0
 }
 
 func portRange(proto string, from, to int) string {
@@ -278,9 +272,9 @@ func (c *classifier) destruction() {
 	if c.is("ec2", "TerminateInstances") {
 		c.res.TerminatesInstances = true
 		for _, it := range items(c.p["instancesSet"]) {
-			c.addTarget(str(it["instanceId"]))
+			c.addTarget(classify.String(it["instanceId"]))
 		}
-		for _, id := range strs(c.p["instanceIds"]) {
+		for _, id := range classify.Strings(c.p["instanceIds"]) {
 			c.addTarget(id)
 		}
 		return
@@ -290,7 +284,7 @@ func (c *classifier) destruction() {
 	}
 	c.res.DeletesDatabase = true
 	for _, k := range targetKeys {
-		c.addTarget(str(c.p[k]))
+		c.addTarget(classify.String(c.p[k]))
 	}
 	if b, ok := c.p["skipFinalSnapshot"].(bool); ok && b {
 		c.res.SkipFinalSnapshot = true
@@ -359,7 +353,7 @@ func (c *classifier) public() {
 			c.publicReason("image-public")
 		}
 	case c.is("rds", "ModifyDBSnapshotAttribute", "ModifyDBClusterSnapshotAttribute"):
-		if str(c.p["attributeName"]) == "restore" && slices.Contains(strs(c.p["valuesToAdd"]), "all") {
+		if classify.String(c.p["attributeName"]) == "restore" && slices.Contains(classify.Strings(c.p["valuesToAdd"]), "all") {
 			c.publicReason("snapshot-public")
 		}
 	}
@@ -369,14 +363,14 @@ func (c *classifier) public() {
 // of an S3 request.
 func (c *classifier) publicACL() bool {
 	for _, k := range []string{"x-amz-acl", "acl"} {
-		for _, v := range strs(c.p[k]) {
+		for _, v := range classify.Strings(c.p[k]) {
 			if v == "public-read" || v == "public-read-write" || v == "authenticated-read" {
 				return true
 			}
 		}
 	}
 	for _, k := range []string{"x-amz-grant-read", "x-amz-grant-write", "x-amz-grant-read-acp", "x-amz-grant-write-acp", "x-amz-grant-full-control"} {
-		for _, v := range strs(c.p[k]) {
+		for _, v := range classify.Strings(c.p[k]) {
 			if strings.Contains(v, allUsersURI) || strings.Contains(v, authenticatedUsersURI) {
 				return true
 			}
@@ -386,7 +380,7 @@ func (c *classifier) publicACL() bool {
 	acl := obj(acp["AccessControlList"])
 	for _, g := range items(acl["Grant"]) {
 		grantee := obj(g["Grantee"])
-		if uri := str(grantee["URI"]); uri == allUsersURI || uri == authenticatedUsersURI {
+		if uri := classify.String(grantee["URI"]); uri == allUsersURI || uri == authenticatedUsersURI {
 			return true
 		}
 	}
@@ -395,7 +389,7 @@ func (c *classifier) publicACL() bool {
 
 func addsGroupAll(perm map[string]any) bool {
 	for _, it := range items(perm["add"]) {
-		if strings.EqualFold(str(it["group"]), "all") {
+		if strings.EqualFold(classify.String(it["group"]), "all") {
 			return true
 		}
 	}
@@ -414,7 +408,7 @@ var restrictingKeys = []string{
 // without a condition on a key that restricts who it reaches.
 func publicPolicy(doc map[string]any) bool {
 	for _, st := range statements(doc) {
-		if !strings.EqualFold(str(st["Effect"]), "Allow") || !principalStar(st["Principal"]) {
+		if !strings.EqualFold(classify.String(st["Effect"]), "Allow") || !principalStar(st["Principal"]) {
 			continue
 		}
 		if !restrictedByCondition(obj(st["Condition"])) {
@@ -430,7 +424,7 @@ func principalStar(p any) bool {
 		return p == "*"
 	case map[string]any:
 		for _, v := range p {
-			if slices.Contains(strs(v), "*") {
+			if slices.Contains(classify.Strings(v), "*") {
 				return true
 			}
 		}
@@ -445,10 +439,10 @@ func restrictedByCondition(cond map[string]any) bool {
 			if !slices.Contains(restrictingKeys, k) {
 				continue
 			}
-			if k == "aws:sourceip" && slices.ContainsFunc(strs(val), worldCIDR) {
+			if k == "aws:sourceip" && slices.ContainsFunc(classify.Strings(val), classify.WorldCIDR) {
 				continue
 			}
-			if slices.Contains(strs(val), "*") {
+			if slices.Contains(classify.Strings(val), "*") {
 				continue
 			}
 			return true
@@ -512,7 +506,7 @@ func eventSelectorsExcludeManagement(p map[string]any) bool {
 	if adv := items(p["advancedEventSelectors"]); len(adv) > 0 {
 		for _, sel := range adv {
 			for _, f := range items(sel["fieldSelectors"]) {
-				if str(f["field"]) == "eventCategory" && slices.Contains(strs(f["equals"]), "Management") {
+				if classify.String(f["field"]) == "eventCategory" && slices.Contains(classify.Strings(f["equals"]), "Management") {
 					return false
 				}
 			}
@@ -524,7 +518,7 @@ func eventSelectorsExcludeManagement(p map[string]any) bool {
 		return false
 	}
 	for _, sel := range sels {
-		if len(strs(sel["excludeManagementEventSources"])) > 0 {
+		if len(classify.Strings(sel["excludeManagementEventSources"])) > 0 {
 			return true
 		}
 	}
@@ -533,7 +527,7 @@ func eventSelectorsExcludeManagement(p map[string]any) bool {
 		if !ok {
 			include = true // the API default
 		}
-		rw := str(sel["readWriteType"])
+		rw := classify.String(sel["readWriteType"])
 		if include && (rw == "" || rw == "All" || rw == "WriteOnly") {
 			return false
 		}
@@ -544,14 +538,14 @@ func eventSelectorsExcludeManagement(p map[string]any) bool {
 func (c *classifier) iam() {
 	switch {
 	case c.is("iam", "AttachUserPolicy", "AttachRolePolicy", "AttachGroupPolicy"):
-		c.res.PolicyARN = str(c.p["policyArn"])
+		c.res.PolicyARN = classify.String(c.p["policyArn"])
 		c.res.AdminPolicyAttached = strings.HasSuffix(c.res.PolicyARN, "/AdministratorAccess")
 	case c.is("iam", "PutUserPolicy", "PutRolePolicy", "PutGroupPolicy", "CreatePolicy", "CreatePolicyVersion"):
 		if doc, ok := policyDocument(c.p["policyDocument"]); ok {
 			c.res.WildcardPolicy = wildcardPolicy(doc)
 		}
 	case c.is("iam", "CreateAccessKey"):
-		c.res.RootAccessKey = c.res.Root && str(c.p["userName"]) == ""
+		c.res.RootAccessKey = c.res.Root && classify.String(c.p["userName"]) == ""
 	}
 }
 
@@ -559,13 +553,13 @@ func (c *classifier) iam() {
 // "*:*", or any NotAction) on every resource (Resource "*" or NotResource).
 func wildcardPolicy(doc map[string]any) bool {
 	for _, st := range statements(doc) {
-		if !strings.EqualFold(str(st["Effect"]), "Allow") {
+		if !strings.EqualFold(classify.String(st["Effect"]), "Allow") {
 			continue
 		}
 		_, notAction := st["NotAction"]
-		allActions := notAction || slices.ContainsFunc(strs(st["Action"]), func(a string) bool { return a == "*" || a == "*:*" })
+		allActions := notAction || slices.ContainsFunc(classify.Strings(st["Action"]), func(a string) bool { return a == "*" || a == "*:*" })
 		_, notResource := st["NotResource"]
-		allResources := notResource || slices.Contains(strs(st["Resource"]), "*")
+		allResources := notResource || slices.Contains(classify.Strings(st["Resource"]), "*")
 		if allActions && allResources {
 			return true
 		}
@@ -630,55 +624,12 @@ func items(v any) []map[string]any {
 		}
 		return []map[string]any{m}
 	}
-	l, _ := v.([]any)
-	var out []map[string]any
-	for _, x := range l {
-		if m, ok := x.(map[string]any); ok {
-			out = append(out, m)
-		}
-	}
-	return out
+	return classify.Objects(v)
 }
 
 func obj(v any) map[string]any {
 	m, _ := v.(map[string]any)
 	return m
-}
-
-func str(v any) string {
-	s, _ := v.(string)
-	return s
-}
-
-// strs returns a string or a list of strings as a list.
-func strs(v any) []string {
-	switch v := v.(type) {
-	case string:
-		return []string{v}
-	case []any:
-		var out []string
-		for _, x := range v {
-			if s, ok := x.(string); ok {
-				out = append(out, s)
-			}
-		}
-		return out
-	}
-	return nil
-}
-
-// num returns a JSON number (or numeric string) as an int; -1 when absent.
-func num(v any) int {
-	switch v := v.(type) {
-	case float64:
-		return int(v)
-	case string:
-		var n int
-		if _, err := fmt.Sscan(v, &n); err == nil {
-			return n
-		}
-	}
-	return -1
 }
 
 func lookupFold(m map[string]any, key string) (any, bool) {

@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-func classify(t *testing.T, rec string) *Result {
+func mustClassify(t *testing.T, rec string) *Result {
 	t.Helper()
 	r, err := Classify(json.RawMessage(rec))
 	if err != nil {
@@ -160,7 +160,7 @@ func TestClassify(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := classify(t, tt.rec)
+			r := mustClassify(t, tt.rec)
 			if !tt.check(r) {
 				b, _ := json.MarshalIndent(r, "", "  ")
 				t.Errorf("unexpected result:\n%s", b)
@@ -176,12 +176,12 @@ func TestErrors(t *testing.T) {
 		}
 	}
 	// Odd shapes inside requestParameters are not errors.
-	classify(t, `{"eventSource":"ec2.amazonaws.com","eventName":"AuthorizeSecurityGroupIngress","requestParameters":{"ipPermissions":"x","cidrIp":7}}`)
-	classify(t, `{"eventSource":"iam.amazonaws.com","eventName":"PutRolePolicy","requestParameters":{"policyDocument":"not json %zz"}}`)
+	mustClassify(t, `{"eventSource":"ec2.amazonaws.com","eventName":"AuthorizeSecurityGroupIngress","requestParameters":{"ipPermissions":"x","cidrIp":7}}`)
+	mustClassify(t, `{"eventSource":"iam.amazonaws.com","eventName":"PutRolePolicy","requestParameters":{"policyDocument":"not json %zz"}}`)
 }
 
 func TestJSONShape(t *testing.T) {
-	b, err := json.Marshal(classify(t, `{"eventSource":"sts.amazonaws.com","eventName":"GetCallerIdentity","requestParameters":null}`))
+	b, err := json.Marshal(mustClassify(t, `{"eventSource":"sts.amazonaws.com","eventName":"GetCallerIdentity","requestParameters":null}`))
 	if err != nil {
 		t.Fatal(err)
 	}

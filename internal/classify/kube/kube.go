@@ -19,6 +19,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/vigil-audit/vigil/internal/classify"
 )
 
 // Result is what the classifier derives from one admission request. The JSON
@@ -179,7 +181,7 @@ func Classify(req json.RawMessage) (*Result, error) {
 		Namespace:                r.Namespace,
 		Name:                     r.Name,
 		User:                     r.UserInfo.Username,
-		Groups:                   nonNil(r.UserInfo.Groups),
+		Groups:                   classify.NonNil(r.UserInfo.Groups),
 		DryRun:                   r.DryRun != nil && *r.DryRun,
 		ReplicasBefore:           -1,
 		ReplicasAfter:            -1,
@@ -235,7 +237,7 @@ func Classify(req json.RawMessage) (*Result, error) {
 			if res.ServiceType == "" {
 				res.ServiceType = "ClusterIP"
 			}
-			res.LoadBalancerSourceRanges = nonNil(s.LoadBalancerSourceRanges)
+			res.LoadBalancerSourceRanges = classify.NonNil(s.LoadBalancerSourceRanges)
 			res.PublicLoadBalancer = s.Type == "LoadBalancer" && !internalLB(obj.Metadata.Annotations)
 		}
 	}
@@ -482,11 +484,4 @@ func internalLB(ann map[string]string) bool {
 		}
 	}
 	return false
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
 }

@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-func classify(t *testing.T, req string) *Result {
+func mustClassify(t *testing.T, req string) *Result {
 	t.Helper()
 	r, err := Classify(json.RawMessage(req))
 	if err != nil {
@@ -128,7 +128,7 @@ func TestClassify(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := classify(t, tt.req)
+			r := mustClassify(t, tt.req)
 			if !tt.check(r) {
 				b, _ := json.MarshalIndent(r, "", "  ")
 				t.Errorf("unexpected result:\n%s", b)
@@ -155,7 +155,7 @@ func TestErrors(t *testing.T) {
 // TestJSONShape checks that every list is [] (never null) and the field
 // names rules use.
 func TestJSONShape(t *testing.T) {
-	r := classify(t, `{"operation":"CREATE"}`)
+	r := mustClassify(t, `{"operation":"CREATE"}`)
 	b, err := json.Marshal(r)
 	if err != nil {
 		t.Fatal(err)

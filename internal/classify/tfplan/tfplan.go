@@ -16,9 +16,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/netip"
 	"slices"
 	"strings"
+
+	"github.com/vigil-audit/vigil/internal/classify"
 )
 
 // Result is what the classifier derives from one plan. The JSON field names
@@ -150,7 +151,7 @@ func Classify(p json.RawMessage) (*Result, error) {
 			Type:         rc.Type,
 			Name:         rc.Name,
 			ProviderName: rc.ProviderName,
-			Actions:      nonNil(rc.Change.Actions),
+			Actions:      classify.NonNil(rc.Change.Actions),
 			Before:       rc.Change.Before,
 			After:        rc.Change.After,
 			OpenIngress:  []IngressRule{},
@@ -235,49 +236,49 @@ func worldIngress(typ string, attrs map[string]any) []IngressRule {
 	var out []IngressRule
 	add := func(proto string, from, to int, cidrs ...string) {
 		for _, c := range cidrs {
-			if worldCIDR(c) {
+			if classify.WorldCIDR(c) {
 				out = append(out, IngressRule{Protocol: proto, FromPort: from, ToPort: to, CIDR: c})
 			}
 		}
 	}
 	switch typ {
 	case "aws_security_group", "aws_default_security_group":
-		for _, in := range objects(attrs["ingress"]) {
-			add(str(in["protocol"]), num(in["from_port"]), num(in["to_port"]),
+		for _, in := range classify.Objects(attrs["ingress"]) {
+			add(classify.String(in["protocol"]), classify.Int(in["from_port"]), classify.Int(in["to_port"]),
 				append(strs(in["cidr_blocks"]), strs(in["ipv6_cidr_blocks"])...)...)
 		}
 	case "aws_security_group_rule":
-		if str(attrs["type"]) == "ingress" {
-			add(str(attrs["protocol"]), num(attrs["from_port"]), num(attrs["to_port"]),
+		if classify.String(attrs["type"]) == "ingress" {
+			add(classify.String(attrs["protocol"]), classify.Int(attrs["from_port"]), classify.Int(attrs["to_port"]),
 				append(strs(attrs["cidr_blocks"]), strs(attrs["ipv6_cidr_blocks"])...)...)
 		}
 	case "aws_vpc_security_group_ingress_rule":
-		add(str(attrs["ip_protocol"]), num(attrs["from_port"]), num(attrs["to_port"]),
-			str(attrs["cidr_ipv4"]), str(attrs["cidr_ipv6"]))
+		add(classify.String(attrs["ip_protocol"]), classify.Int(attrs["from_port"]), classify.Int(attrs["to_port"]),
+			classify.String(attrs["cidr_ipv4"]), classify.String(attrs["cidr_ipv6"]))
 	case "google_compute_firewall":
-		if dir := str(attrs["direction"]); dir == "" || dir == "INGRESS" {
+		if dir := classify.String(attrs["direction"]); dir == "" || dir == "INGRESS" {
 			if disabled, _ := attrs["disabled"].(bool); !disabled {
-				for _, a := range objects(attrs["allow"]) {
+				for _, a := range classify.Objects(attrs["allow"]) {
 					ports := strs(a["ports"])
 					if len(ports) == 0 {
 						ports = []string{""}
 					}
 					for _, p := range ports {
 						from, to := portSpan(p)
-						add(str(a["protocol"]), from, to, strs(attrs["source_ranges"])...)
+						add(classify.String(a["protocol"]), from, to, strs(attrs["source_ranges"])...)
 					}
 				}
 			}
 		}
 	case "azurerm_network_security_rule":
-		if strings.EqualFold(str(attrs["direction"]), "Inbound") && strings.EqualFold(str(attrs["access"]), "Allow") {
-			srcs := append(strs(attrs["source_address_prefixes"]), str(attrs["source_address_prefix"]))
-			from, to := portSpan(str(attrs["destination_port_range"]))
+		if strings.EqualFold(classify.String(attrs["direction"]), "Inbound") && strings.EqualFold(classify.String(attrs["access"]), "Allow") {
+			srcs := append(strs(attrs["source_address_prefixes"]), classify.String(attrs["source_address_prefix"]))
+			from, to := portSpan(classify.String(attrs["destination_port_range"]))
 			for _, s := range srcs {
 				if s == "*" || strings.EqualFold(s, "Internet") || strings.EqualFold(s, "Any") {
 					s = "0.0.0.0/0"
 				}
-				add(strings.ToLower(str(attrs["protocol"])), from, to, s)
+				add(strings.ToLower(classify.String(attrs["protocol"])), from, to, s)
 			}
 		}
 	}
@@ -299,63 +300,10 @@ func portSpan(p string) (int, int) {
 	return 0, 65535
 }
 
-// worldCIDR reports whether cidr covers every address (any /0 prefix).
-func worldCIDR(cidr string) bool {
-	p, err := netip.ParsePrefix(strings.TrimSpace(cidr))
-	return err == nil && p.Bits() == 0
-}
-
-func objects(v any) []map[string]any {
-	l, _ := v.([]any)
-	var out []map[string]any
-	for _, x := range l {
-		if m, ok := x.(map[string]any); ok {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-func str(v any) string {
-	s, _ := v.(string)
-	return s
-}
-
+// strs is classify.Strings, except that an empty string is no value.
 func strs(v any) []string {
-	switch v := v.(type) {
-	case string:
-		if v == "" {
-			return nil
-		}
-		return []string{v}
-	case []any:
-		var out []string
-		for _, x := range v {
-			if s, ok := x.(string); ok {
-				out = append(out, s)
-			}
-		}
-		return out
+	if s, ok := v.(string); ok && s == "" {
+		return nil
 	}
-	return nil
-}
-
-func num(v any) int {
-	switch v := v.(type) {
-	case float64:
-		return int(v)
-	case string:
-		var n int
-		if _, err := fmt.Sscan(v, &n); err == nil {
-			return n
-		}
-	}
-	return -1
-}
-
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
+	return classify.Strings(v)
 }
