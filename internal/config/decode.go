@@ -11,6 +11,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/vigil-audit/vigil/internal/suggest"
+	"github.com/vigil-audit/vigil/internal/yamlnode"
 )
 
 // decoder walks a yaml.Node tree into a Go value, driven by the value's type:
@@ -288,15 +289,7 @@ func describe(n *yaml.Node) string {
 // syntaxError turns a YAML parser error ("yaml: line 3: did not find expected
 // key") into an *Error that names the file and line.
 func syntaxError(file string, err error) *Error {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	line := 0
-	if rest, ok := strings.CutPrefix(msg, "line "); ok {
-		if num, text, ok := strings.Cut(rest, ": "); ok {
-			if l, convErr := strconv.Atoi(num); convErr == nil {
-				line, msg = l, text
-			}
-		}
-	}
+	line, msg := yamlnode.SyntaxError(err)
 	return &Error{File: file, Line: line, Msg: "invalid YAML: " + msg, Err: err}
 }
 

@@ -20,6 +20,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/vigil-audit/vigil/internal/classify"
+	"github.com/vigil-audit/vigil/internal/yamlnode"
 )
 
 // Error is one problem in a rule file. Its text is "file:line: message".
@@ -730,14 +731,6 @@ func describe(n *yaml.Node) string {
 // syntaxError turns a YAML parser error ("yaml: line 3: did not find
 // expected key") into an *Error naming the file and line.
 func syntaxError(file string, err error) *Error {
-	msg := strings.TrimPrefix(err.Error(), "yaml: ")
-	line := 0
-	if rest, ok := strings.CutPrefix(msg, "line "); ok {
-		if num, text, ok := strings.Cut(rest, ": "); ok {
-			if n, convErr := strconv.Atoi(num); convErr == nil {
-				line, msg = n, text
-			}
-		}
-	}
+	line, msg := yamlnode.SyntaxError(err)
 	return &Error{File: file, Line: line, Msg: "invalid YAML: " + msg, Err: err}
 }

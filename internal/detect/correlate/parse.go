@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vigil-audit/vigil/internal/detect/sigma"
+	"github.com/vigil-audit/vigil/internal/yamlnode"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -130,7 +131,7 @@ func Parse(data []byte, name string) ([]*Correlation, error) {
 		if err != nil {
 			return out, errors.Join(append(errs, &sigma.Error{File: name, Msg: "parse yaml", Err: err})...)
 		}
-		if len(n.Content) == 0 || n.Content[0].Kind != yaml.MappingNode || get(n.Content[0], "correlation") == nil {
+		if len(n.Content) == 0 || n.Content[0].Kind != yaml.MappingNode || yamlnode.Get(n.Content[0], "correlation") == nil {
 			continue
 		}
 		c, err := parseDoc(n.Content[0], name)
@@ -147,20 +148,8 @@ func errAt(file string, line int, format string, args ...any) error {
 	return &sigma.Error{File: file, Line: line, Msg: fmt.Sprintf(format, args...)}
 }
 
-func get(m *yaml.Node, key string) *yaml.Node {
-	if m == nil || m.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == key {
-			return m.Content[i+1]
-		}
-	}
-	return nil
-}
-
 func scalar(m *yaml.Node, key string) string {
-	if n := get(m, key); n != nil && n.Kind == yaml.ScalarNode && n.Tag != "!!null" {
+	if n := yamlnode.Get(m, key); n != nil && n.Kind == yaml.ScalarNode && n.Tag != "!!null" {
 		return n.Value
 	}
 	return ""
@@ -205,14 +194,14 @@ func parseDoc(d *yaml.Node, file string) (*Correlation, error) {
 	where := func(line int, format string, args ...any) error {
 		return errAt(file, line, "correlation %q: %s", c.String(), fmt.Sprintf(format, args...))
 	}
-	if g := get(d, "generate"); g != nil {
+	if g := yamlnode.Get(d, "generate"); g != nil {
 		b, err := parseBool(g)
 		if err != nil {
 			return nil, where(g.Line, "generate: %v", err)
 		}
 		c.Generate = b
 	}
-	sec := get(d, "correlation")
+	sec := yamlnode.Get(d, "correlation")
 	secLine := sec.Line
 	for i := 0; i+1 < len(d.Content); i += 2 {
 		if d.Content[i+1] == sec {

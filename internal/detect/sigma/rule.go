@@ -22,6 +22,7 @@ import (
 	"io"
 	"strings"
 
+	"github.com/vigil-audit/vigil/internal/yamlnode"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -245,40 +246,27 @@ func documents(data []byte, name string) ([]*yaml.Node, error) {
 
 func docKind(d *yaml.Node) string {
 	switch {
-	case get(d, "correlation") != nil:
+	case yamlnode.Get(d, "correlation") != nil:
 		return "correlation"
-	case get(d, "filter") != nil:
+	case yamlnode.Get(d, "filter") != nil:
 		return "filter"
-	case get(d, "detection") != nil:
+	case yamlnode.Get(d, "detection") != nil:
 		return "rule"
-	case get(d, "action") != nil:
+	case yamlnode.Get(d, "action") != nil:
 		return "rule collection action (Sigma 1 `action: global/reset/repeat`)"
 	}
 	return "unknown"
 }
 
-// get returns the value of key in mapping m, or nil.
-func get(m *yaml.Node, key string) *yaml.Node {
-	if m == nil || m.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == key {
-			return m.Content[i+1]
-		}
-	}
-	return nil
-}
-
 func scalarOf(m *yaml.Node, key string) string {
-	if n := get(m, key); n != nil && n.Kind == yaml.ScalarNode {
+	if n := yamlnode.Get(m, key); n != nil && n.Kind == yaml.ScalarNode {
 		return n.Value
 	}
 	return ""
 }
 
 func stringsOf(m *yaml.Node, key string) []string {
-	n := get(m, key)
+	n := yamlnode.Get(m, key)
 	if n == nil {
 		return nil
 	}
@@ -298,7 +286,7 @@ func stringsOf(m *yaml.Node, key string) []string {
 }
 
 func parseLogsource(d *yaml.Node, name string) (Logsource, error) {
-	n := get(d, "logsource")
+	n := yamlnode.Get(d, "logsource")
 	if n == nil {
 		return Logsource{}, errAt(name, d.Line, "logsource is required")
 	}
@@ -327,7 +315,7 @@ func parseRule(d *yaml.Node, name string) (*Rule, error) {
 		return nil, err
 	}
 	r.Logsource = ls
-	det, err := parseDetection(get(d, "detection"), name, true)
+	det, err := parseDetection(yamlnode.Get(d, "detection"), name, true)
 	if err != nil {
 		return nil, err
 	}
@@ -342,7 +330,7 @@ func parseFilter(d *yaml.Node, name string) (*Filter, error) {
 		return nil, err
 	}
 	f.Logsource = ls
-	fn := get(d, "filter")
+	fn := yamlnode.Get(d, "filter")
 	f.Rules = stringsOf(fn, "rules")
 	if len(f.Rules) == 0 {
 		return nil, errAt(name, fn.Line, "filter.rules is required")
