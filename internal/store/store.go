@@ -189,9 +189,30 @@ func ClampLimit(n int) int {
 	return n
 }
 
-// InOrder returns the tree hashes of seqs in the order asked, from what a
-// backend read into got; ErrNotFound names the first seq that is missing.
-func InOrder(seqs []uint64, got map[uint64]TreeHashes) ([]TreeHashes, error) {
+// Rows is what the backends' query results (database/sql's and pgx's) offer
+// to the readers here.
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+}
+
+// ReadTreeHashes reads rows of (seq, leaf hash, nodes) and returns the tree
+// hashes of seqs in the order asked; ErrNotFound names the first seq that is
+// missing.
+func ReadTreeHashes(rows Rows, seqs []uint64) ([]TreeHashes, error) {
+	got := make(map[uint64]TreeHashes, len(seqs))
+	for rows.Next() {
+		var seq int64
+		var th TreeHashes
+		if err := rows.Scan(&seq, &th.Leaf, &th.Nodes); err != nil {
+			return nil, fmt.Errorf("read tree hashes: %w", err)
+		}
+		got[uint64(seq)] = th
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read tree hashes: %w", err)
+	}
 	out := make([]TreeHashes, len(seqs))
 	for i, q := range seqs {
 		th, ok := got[q]

@@ -487,19 +487,7 @@ func (s *Store) TreeHashes(ctx context.Context, seqs []uint64) ([]store.TreeHash
 		return nil, fmt.Errorf("postgres: read tree hashes: %w", err)
 	}
 	defer rows.Close()
-	got := make(map[uint64]store.TreeHashes, len(seqs))
-	for rows.Next() {
-		var seq int64
-		var th store.TreeHashes
-		if err := rows.Scan(&seq, &th.Leaf, &th.Nodes); err != nil {
-			return nil, fmt.Errorf("postgres: read tree hashes: %w", err)
-		}
-		got[uint64(seq)] = th
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("postgres: read tree hashes: %w", err)
-	}
-	out, err := store.InOrder(seqs, got)
+	out, err := store.ReadTreeHashes(rows, seqs)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: %w", err)
 	}
