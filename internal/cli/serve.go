@@ -146,7 +146,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 	defer stop()
 	if cfg.Retention.Events > 0 {
 		dropExpired(sigCtx, lg, cfg.Retention.Events, logger) // once before serving, then every interval
-		go retain(sigCtx, lg, cfg.Retention.Events, cfg.Retention.Interval, logger)
+		go every(sigCtx, cfg.Retention.Interval, func() { dropExpired(sigCtx, lg, cfg.Retention.Events, logger) })
 	}
 	{
 		rules, corr, err := loadSigmaWith(cfg.Detect.Rules, false, cfg.Detect.Placeholders, builtin.Options{
@@ -171,7 +171,14 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		logger.Info("detections", keyCount, len(rules.Rules()))
 	}
 	if cfg.Audit.VerifyEvery > 0 {
-		go verifyPeriodically(sigCtx, lg, cfg.Audit.VerifyEvery, logger.With("component", "verify"))
+		// Each result is recorded as an event, so that a failure raises the
+		// built-in alert.
+		vlog := logger.With("component", "verify")
+		go every(sigCtx, cfg.Audit.VerifyEvery, func() {
+			if err := verifyOnce(sigCtx, lg, vlog); err != nil && sigCtx.Err() == nil {
+				vlog.Error("periodic verification", keyErr, err)
+			}
+		})
 	}
 	for _, tc := range cfg.Ingest.Tail {
 		name := tc.Source
@@ -271,8 +278,8 @@ func lifecycleEvent(what, addr string) event.Event {
 	}
 }
 
-// retain drops payloads older than keep every interval.
-func retain(ctx context.Context, lg *auditlog.Log, keep, interval time.Duration, logger *slog.Logger) {
+// every calls fn every interval until ctx ends.
+func every(ctx context.Context, interval time.Duration, fn func()) {
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	for {
@@ -281,7 +288,7 @@ func retain(ctx context.Context, lg *auditlog.Log, keep, interval time.Duration,
 			return
 		case <-t.C:
 		}
-		dropExpired(ctx, lg, keep, logger)
+		fn()
 	}
 }
 
@@ -342,23 +349,6 @@ func alertSinks(cfg *config.Config, logger *slog.Logger) ([]detect.Sink, error) 
 			MinSeverity: sk.MinSeverity, Rules: sk.Rules})
 	}
 	return out, nil
-}
-
-// verifyPeriodically verifies the whole log every interval and records each
-// result as an event, so that a failure raises the built-in alert.
-func verifyPeriodically(ctx context.Context, lg *auditlog.Log, every time.Duration, logger *slog.Logger) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if err := verifyOnce(ctx, lg, logger); err != nil && ctx.Err() == nil {
-			logger.Error("periodic verification", keyErr, err)
-		}
-	}
 }
 
 func verifyOnce(ctx context.Context, lg *auditlog.Log, logger *slog.Logger) error {
