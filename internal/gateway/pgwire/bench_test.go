@@ -2,6 +2,7 @@ package pgwire_test
 
 import (
 	"fmt"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -66,6 +67,15 @@ func TestPgbenchRatios(t *testing.T) {
 	if out, err := exec.Command(pgbench, "-i", "-q", "-s", strconv.Itoa(scale), e.direct).CombinedOutput(); err != nil {
 		t.Fatalf("pgbench -i: %v\n%s", err, out)
 	}
+	// The baselines, measured in the same rounds: a bare relay and, when
+	// installed, PgBouncer.
+	baselines := map[string]string{}
+	if u, err := url.Parse(e.direct); err == nil {
+		baselines["relay"] = viaPort(t, e.direct, startRelay(t, u.Host))
+	}
+	if port := startPgbouncer(t, e.direct); port != 0 {
+		baselines["pgbouncer"] = viaPort(t, e.direct, port)
+	}
 
 	// run runs pgbench once; it returns tps and, through the gateway, the
 	// gateway's CPU time per transaction in µs.
@@ -73,8 +83,11 @@ func TestPgbenchRatios(t *testing.T) {
 		t.Helper()
 		base := []string{"-n", "-T", strconv.Itoa(secs)}
 		var cmd *exec.Cmd
-		if target == "direct" {
-			cmd = exec.Command(pgbench, append(append(base, args...), e.direct)...)
+		if dsn, ok := baselines[target]; ok || target == "direct" {
+			if !ok {
+				dsn = e.direct
+			}
+			cmd = exec.Command(pgbench, append(append(base, args...), dsn)...)
 		} else {
 			conn := "prod"
 			if target == pgwire.AuditStrict {
@@ -84,7 +97,7 @@ func TestPgbenchRatios(t *testing.T) {
 				"-h", "127.0.0.1", "-p", strconv.Itoa(e.port), "-U", "alice", conn)...)
 			cmd.Env = append(os.Environ(), "PGPASSWORD="+e.alice, "PGSSLMODE=disable")
 		}
-		if profDir != "" && target != "direct" {
+		if profDir != "" && (target == pgwire.AuditStandard || target == pgwire.AuditStrict) {
 			f, err := os.Create(filepath.Join(profDir, fmt.Sprintf("%s-%s-r%d.pprof", target, label, round)))
 			if err != nil {
 				t.Fatal(err)
@@ -145,9 +158,26 @@ func TestPgbenchRatios(t *testing.T) {
 		return res
 	}
 
+	// ratio formats a target's median ratio and range, or "–" when it was
+	// not measured.
+	ratio := func(res map[string]*result, tg string) string {
+		if rs := res[tg]; rs != nil {
+			return fmt.Sprintf("%s (%s)", pct(rs.ratio), spread(rs.ratio))
+		}
+		return "–"
+	}
+	withBaselines := func(targets ...string) []string {
+		out := []string{"direct"}
+		for _, b := range []string{"relay", "pgbouncer"} {
+			if baselines[b] != "" {
+				out = append(out, b)
+			}
+		}
+		return append(out, targets...)
+	}
 	var table strings.Builder
-	fmt.Fprintf(&table, "| workload | clients | -M | direct tps | standard tps | standard/direct (range) | gateway CPU µs/tx | strict tps | strict/direct (range) | gateway CPU µs/tx |\n")
-	fmt.Fprintf(&table, "|---|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(&table, "| workload | clients | -M | direct tps | bare relay/direct | pgbouncer/direct | standard tps | standard/direct (range) | gateway CPU µs/tx | strict tps | strict/direct (range) | gateway CPU µs/tx |\n")
+	fmt.Fprintf(&table, "|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	start := time.Now()
 	for _, clients := range []int{1, 16} {
 		jobs := min(clients, 2)
@@ -157,10 +187,10 @@ func TestPgbenchRatios(t *testing.T) {
 				continue
 			}
 			args := []string{"-S", "-M", mode, "-c", strconv.Itoa(clients), "-j", strconv.Itoa(jobs)}
-			res := measure(label, []string{"direct", pgwire.AuditStandard, pgwire.AuditStrict}, args...)
+			res := measure(label, withBaselines(pgwire.AuditStandard, pgwire.AuditStrict), args...)
 			std, st := res[pgwire.AuditStandard], res[pgwire.AuditStrict]
-			fmt.Fprintf(&table, "| select-only (-S) | %d | %s | %.0f | %.0f | %s (%s) | %.0f | %.0f | %s (%s) | %.0f |\n",
-				clients, mode, median(res["direct"].tps),
+			fmt.Fprintf(&table, "| select-only (-S) | %d | %s | %.0f | %s | %s | %.0f | %s (%s) | %.0f | %.0f | %s (%s) | %.0f |\n",
+				clients, mode, median(res["direct"].tps), ratio(res, "relay"), ratio(res, "pgbouncer"),
 				median(std.tps), pct(std.ratio), spread(std.ratio), median(std.cpu),
 				median(st.tps), pct(st.ratio), spread(st.ratio), median(st.cpu))
 		}
@@ -171,13 +201,15 @@ func TestPgbenchRatios(t *testing.T) {
 			continue
 		}
 		args := []string{"-M", "simple", "-c", strconv.Itoa(clients), "-j", strconv.Itoa(min(clients, 2))}
-		res := measure(label, []string{"direct", pgwire.AuditStrict}, args...)
+		res := measure(label, withBaselines(pgwire.AuditStrict), args...)
 		st := res[pgwire.AuditStrict]
-		fmt.Fprintf(&table, "| TPC-B-like (default) | %d | simple | %.0f | | | | %.0f | %s (%s) | %.0f |\n",
-			clients, median(res["direct"].tps), median(st.tps), pct(st.ratio), spread(st.ratio), median(st.cpu))
+		fmt.Fprintf(&table, "| TPC-B-like (default) | %d | simple | %.0f | %s | %s | | | | %.0f | %s (%s) | %.0f |\n",
+			clients, median(res["direct"].tps), ratio(res, "relay"), ratio(res, "pgbouncer"),
+			median(st.tps), pct(st.ratio), spread(st.ratio), median(st.cpu))
 	}
-	fmt.Printf("\npgbench, scale %d, %d rounds of %d s per target (direct, standard, strict interleaved), GOGC=%s, %s in all\n"+
-		"tps: median over rounds; ratio: median of the per-round ratios (min-max); CPU: the gateway process's CPU time per transaction, median\n\n%s\n",
+	fmt.Printf("\npgbench, scale %d, %d rounds of %d s per target (direct, baselines, standard, strict interleaved), GOGC=%s, %s in all\n"+
+		"tps: median over rounds; ratio: median of the per-round ratios (min-max); CPU: the gateway process's CPU time per transaction, median\n"+
+		"bare relay: bytes copied both ways, nothing parsed or recorded; pgbouncer: PgBouncer in session mode (– when not installed)\n\n%s\n",
 		scale, rounds, secs, gogc, time.Since(start).Round(time.Second), table.String())
 }
 
