@@ -3,8 +3,11 @@
 # run, against a throwaway PostgreSQL (internal/pgtest, fsync on):
 # select-only (-S) at 1 and 16 clients in -M simple, extended and prepared,
 # through the gateway in the standard and strict audit modes; and the default
-# TPC-B-like script in strict mode. Each row runs ROUNDS rounds of direct,
-# standard, strict (interleaved, SECONDS_PER_RUN each) and prints the median
+# TPC-B-like script in strict mode. Two baselines run beside them: a bare
+# relay (bytes copied, nothing parsed or recorded) and, when the pgbouncer
+# binary is installed (apt-get install pgbouncer), PgBouncer in session mode.
+# Each row runs ROUNDS rounds of direct, relay, pgbouncer, standard, strict
+# (interleaved, SECONDS_PER_RUN each) and prints the median
 # of the per-round ratios gateway/direct with their range, and the gateway's
 # CPU time per transaction. The gateway runs with GOGC=400 unless GOGC is set,
 # as vigil serve does.

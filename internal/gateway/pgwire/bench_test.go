@@ -31,8 +31,9 @@ const benchGCPercent = 400
 // gateway in both audit modes, and prints the ratios. It runs only with
 // VIGIL_BENCH=1 (bench/pgbench.sh).
 //
-// Each row is measured in rounds: direct, standard, strict (TPC-B: direct,
-// strict), one after the other, VIGIL_BENCH_SECONDS each (default 5),
+// Each row is measured in rounds: direct, the baselines (a bare relay and,
+// when installed, PgBouncer: baseline_test.go), standard, strict (TPC-B: no
+// standard), one after the other, VIGIL_BENCH_SECONDS each (default 5),
 // VIGIL_BENCH_ROUNDS times (default 3). A ratio is computed per round from
 // runs a few seconds apart, and the row reports the median of the rounds'
 // ratios with their range, so that load from other processes moves a
