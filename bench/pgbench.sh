@@ -5,7 +5,8 @@
 # through the gateway in the standard and strict audit modes; and the default
 # TPC-B-like script in strict mode. Two baselines run beside them: a bare
 # relay (bytes copied, nothing parsed or recorded) and, when the pgbouncer
-# binary is installed (apt-get install pgbouncer), PgBouncer in session mode.
+# binary is installed (the script installs Debian's pgbouncer when run as
+# root), PgBouncer in session mode.
 # Each row runs ROUNDS rounds of direct, relay, pgbouncer, standard, strict
 # (interleaved, SECONDS_PER_RUN each) and prints the median
 # of the per-round ratios gateway/direct with their range, and the gateway's
@@ -29,6 +30,15 @@ prof="${PROFILE_DIR:-}"
 if [ -n "$prof" ]; then
 	mkdir -p "$prof"
 	prof="$(cd "$prof" && pwd)"
+fi
+# PgBouncer is one of the two baselines. Machines are new each session, so
+# install it here when it is missing and we may (root with apt-get);
+# otherwise its column shows "–". NO_PGBOUNCER=1 skips this.
+if [ -z "${NO_PGBOUNCER:-}" ] && ! command -v pgbouncer >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+	echo "== installing Debian's pgbouncer for the PgBouncer baseline"
+	apt-get install -y -q pgbouncer >/dev/null 2>&1 ||
+		{ apt-get update -q >/dev/null 2>&1 && apt-get install -y -q pgbouncer >/dev/null 2>&1; } ||
+		echo "== pgbouncer could not be installed: its column shows –"
 fi
 export VIGIL_BENCH=1 VIGIL_BENCH_SECONDS="$secs" VIGIL_BENCH_ROUNDS="$rounds" VIGIL_BENCH_SCALE="$scale" \
 	VIGIL_BENCH_PROFILE="$prof" VIGIL_BENCH_ROWS="${ROWS:-}"
