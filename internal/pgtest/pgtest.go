@@ -519,3 +519,30 @@ func tail(b []byte, n int) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// StartAsServerUser starts cmd as the OS user the test servers run as (the
+// postgres user when the tests run as root, else the current user), after
+// handing dirs to that user, and ties the child's life to this process as
+// the servers' is. It is for helper processes beside a server, such as a
+// connection pooler that refuses to run as root.
+func StartAsServerUser(cmd *exec.Cmd, dirs ...string) error {
+	who, err := serverUser()
+	if err != nil {
+		return err
+	}
+	if who.cred != nil {
+		for _, d := range dirs {
+			if err := os.Chown(d, who.uid, who.gid); err != nil {
+				return fmt.Errorf("pgtest: hand %s to the postgres user: %w", d, err)
+			}
+		}
+	}
+	cmd.SysProcAttr = sysProcAttr(who.cred)
+	if err := startCmd(cmd); err != nil {
+		return fmt.Errorf("pgtest: start %s: %w", cmd.Path, err)
+	}
+	return nil
+}
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort() (int, error) { return freePort() }

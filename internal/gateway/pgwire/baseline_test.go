@@ -8,13 +8,14 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vigil-audit/vigil/internal/pgtest"
 )
 
 // Baselines for TestPgbenchRatios: what a proxy costs on this machine before
@@ -88,7 +89,10 @@ func startPgbouncer(t *testing.T, dsn string) int {
 	if err != nil {
 		t.Fatal(err)
 	}
-	port := freePort(t)
+	port, err := pgtest.FreePort()
+	if err != nil {
+		t.Fatal(err)
+	}
 	// Not t.TempDir: its parent is private to this user, and pgbouncer may
 	// run as another.
 	dir, err := os.MkdirTemp("", "vigil-pgbouncer-")
@@ -124,20 +128,9 @@ log_disconnections = 0
 	cmd := exec.Command(bin, filepath.Join(dir, "pgbouncer.ini"))
 	var stderr syncBuffer
 	cmd.Stdout, cmd.Stderr = &stderr, &stderr
-	if os.Geteuid() == 0 { // pgbouncer refuses to run as root
-		pu, err := user.Lookup("postgres")
-		if err != nil {
-			t.Fatalf("pgbouncer as root needs the postgres OS user: %v", err)
-		}
-		uid, _ := strconv.Atoi(pu.Uid)
-		gid, _ := strconv.Atoi(pu.Gid)
-		if err := os.Chown(dir, uid, gid); err != nil {
-			t.Fatal(err)
-		}
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid), NoSetGroups: true}}
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start pgbouncer: %v", err)
+	// pgbouncer refuses to run as root: it runs as PostgreSQL does.
+	if err := pgtest.StartAsServerUser(cmd, dir); err != nil {
+		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		cmd.Process.Signal(syscall.SIGINT)
@@ -155,16 +148,6 @@ log_disconnections = 0
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
 }
 
 // viaPort is dsn with its port replaced.
