@@ -1,11 +1,14 @@
 package sql
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
 	"github.com/pganalyze/pg_query_go/v6/parser"
@@ -190,4 +193,65 @@ func TestAttrsMatchReflection(t *testing.T) {
 	if got, want := r.Attrs(), classify.Attrs(r); !reflect.DeepEqual(got, want) {
 		t.Fatalf("nil lists:\n got %v\nwant %v", got, want)
 	}
+}
+
+// BenchmarkClassifySteps times each step of classifying a text of a new
+// shape, one call at a time, and reports p50 and p99 per step: where the
+// cold path's time and its tail go. "classify-same-text" classifies one
+// text again and again (no cache here), to tell a tail that comes with new
+// texts from one that comes with the work itself.
+func BenchmarkClassifySteps(b *testing.B) {
+	texts := func(n int) []string {
+		out := make([]string, n)
+		for i := range out {
+			out[i] = fmt.Sprintf("UPDATE accounts SET balance = balance - $1 WHERE id = $2 -- %d", i)
+		}
+		return out
+	}
+	report := func(b *testing.B, lat []time.Duration) {
+		slices.Sort(lat)
+		b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds())/1e3, "p50-µs")
+		b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds())/1e3, "p99-µs")
+	}
+	step := func(name string, f func(text string)) {
+		b.Run(name, func(b *testing.B) {
+			in := texts(b.N)
+			lat := make([]time.Duration, b.N)
+			b.ResetTimer()
+			for i := range b.N {
+				t0 := time.Now()
+				f(in[i])
+				lat[i] = time.Since(t0)
+			}
+			report(b, lat)
+		})
+	}
+	step("scan-shape", func(text string) { ScanShape(text) })
+	step("parse-json", func(text string) { parser.ParseToJSON(text) })
+	js, err := parser.ParseToJSON(texts(1)[0])
+	if err != nil {
+		b.Fatal(err)
+	}
+	step("decode-tree", func(string) { decodeTree(js) })
+	tree, err := decodeTree(js)
+	if err != nil {
+		b.Fatal(err)
+	}
+	step("walk", func(text string) {
+		w := walker{res: &Result{}}
+		w.parsed(tree, text, false, ContextStatement, 0, false)
+	})
+	step("fingerprint", func(text string) { pg_query.Fingerprint(text) })
+	step("normalize", func(text string) { pg_query.Normalize(text) })
+	step("classify-new-text", func(text string) { ClassifyShaped(text, ScanShape(text)) })
+	b.Run("classify-same-text", func(b *testing.B) {
+		text := texts(1)[0]
+		lat := make([]time.Duration, b.N)
+		for i := range b.N {
+			t0 := time.Now()
+			Classify(text)
+			lat[i] = time.Since(t0)
+		}
+		report(b, lat)
+	})
 }
