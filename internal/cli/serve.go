@@ -221,7 +221,12 @@ func runServe(ctx context.Context, e *env, args []string) error {
 			gcfg.Connections[c.Name] = pgwire.Connection{Name: c.Name, Environment: c.Environment, Audit: c.Audit,
 				Roles: c.Roles, Users: c.Users, RedactLiterals: c.RedactLiterals,
 				Upstream: pgwire.Upstream{Host: c.Upstream.Host, Port: port, Database: c.Upstream.Database,
-					User: c.Upstream.User, Password: pw, SSLMode: c.Upstream.SSLMode}}
+					User: c.Upstream.User, Password: pw, SSLMode: c.Upstream.SSLMode, SSLRootCert: c.Upstream.SSLRootCert}}
+			// Settings a session would only trip over at its login, such as
+			// an unreadable sslrootcert, stop the start instead.
+			if _, err := gcfg.Connections[c.Name].Upstream.Config(); err != nil {
+				return fmt.Errorf("connection %s: %w", c.Name, err)
+			}
 		}
 		gln, err := net.Listen("tcp", addr)
 		if err != nil {

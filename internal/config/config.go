@@ -222,6 +222,10 @@ type Upstream struct {
 	PasswordEnv  string `yaml:"password_env"`
 	PasswordFile string `yaml:"password_file"`
 	SSLMode      string `yaml:"sslmode"` // disable, allow, prefer, require, verify-ca, verify-full
+	// SSLRootCert is a PEM file of the certificate authorities trusted to
+	// sign the upstream's certificate (libpq's sslrootcert); empty means
+	// the system's.
+	SSLRootCert string `yaml:"sslrootcert"`
 }
 
 // Password resolves the upstream's password from its environment variable or
@@ -472,6 +476,9 @@ func (c *Config) Validate() error {
 		case "", "disable", "allow", "prefer", "require", "verify-ca", "verify-full":
 		default:
 			add(at+".upstream.sslmode", "%q is not a libpq sslmode", u.SSLMode)
+		}
+		if u.SSLRootCert != "" && u.SSLMode == "disable" {
+			add(at+".upstream.sslrootcert", "is set but sslmode is disable: no TLS, nothing to verify")
 		}
 	}
 	if c.Gateway.Postgres.Listen != "" && len(c.Connections) == 0 {

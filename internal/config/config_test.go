@@ -157,6 +157,8 @@ func TestParseErrors(t *testing.T) {
 			`vigil.yaml:3: gateway.postgres.auth: "md5" is not one of scram, password`},
 		{"bad connection role and user", "connections:\n  - name: a\n    type: postgres\n    upstream: {host: h}\n    roles: [admin, dba]\n    users:\n      - alice\n      - \"bob smith\"\n",
 			"vigil.yaml:5: connections[0].roles[1]: \"dba\" is not a token role (one of admin, auditor, user)\nvigil.yaml:8: connections[0].users[1]: \"bob smith\" is not a user name (non-empty, without spaces)"},
+		{"sslrootcert without TLS", "connections:\n  - name: a\n    type: postgres\n    upstream:\n      host: h\n      sslmode: disable\n      sslrootcert: /etc/ssl/db-ca.pem\n",
+			"vigil.yaml:7: connections[0].upstream.sslrootcert: is set but sslmode is disable: no TLS, nothing to verify"},
 		{"redact_literals is a boolean", "connections:\n  - {name: a, type: postgres, upstream: {host: h}, redact_literals: maybe}\n",
 			`vigil.yaml:2: connections[0].redact_literals: "maybe" is not true or false`},
 		{"future alerting section", "http:\n  listen: 127.0.0.1:1\nalerting: {}\n",
@@ -315,6 +317,10 @@ func TestParseValues(t *testing.T) {
 			pg, cn := c.Gateway.Postgres, c.Connections[0]
 			return pg.TLSCert == "/etc/vigil/gw.crt" && pg.TLSKey == "/etc/vigil/gw.key" && pg.Auth == "password" &&
 				slices.Equal(cn.Roles, []string{"admin", "auditor"}) && slices.Equal(cn.Users, []string{"alice"}) && cn.RedactLiterals
+		}},
+		{"upstream sslrootcert", "connections:\n  - {name: prod, type: postgres, upstream: {host: db, sslmode: verify-full, sslrootcert: /etc/ssl/db-ca.pem}}\n", func(c *Config) bool {
+			u := c.Connections[0].Upstream
+			return u.SSLMode == "verify-full" && u.SSLRootCert == "/etc/ssl/db-ca.pem"
 		}},
 		{"gateway auth defaults to scram", "gateway:\n  postgres:\n    listen: 127.0.0.1:15432\nconnections:\n  - {name: prod, type: postgres, upstream: {host: db}}\n", func(c *Config) bool {
 			return c.Gateway.Postgres.Auth == "scram" && !c.Connections[0].RedactLiterals && c.Connections[0].Roles == nil

@@ -25,8 +25,15 @@ package pgtest
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"math/big"
 	"net"
 	"net/url"
 	"os"
@@ -65,17 +72,27 @@ type Options struct {
 	// -c name=value, after the defaults so that they override them. Empty
 	// strings are ignored.
 	ExtraConf []string
+	// HBA, when set, replaces pg_hba.conf (initdb's trusts every local
+	// connection) with these lines. pgtest itself connects as postgres over
+	// TCP from 127.0.0.1 without a password or TLS, so keep a line that lets
+	// it ("host all postgres 127.0.0.1/32 trust").
+	HBA []string
+	// TLS turns ssl on, with a self-signed certificate for 127.0.0.1 and
+	// localhost that is its own root: Server.RootCert is its file, for a
+	// client's sslrootcert.
+	TLS bool
 }
 
 // Server is a running PostgreSQL server.
 type Server struct {
-	dir     string // owned by the server's OS user; holds data/, sock/, postgres.log
-	port    int
-	cmd     *exec.Cmd
-	exited  chan struct{} // closed when the postmaster process has exited
-	waitErr error         // valid once exited is closed
-	stopped sync.Once
-	stopErr error
+	dir      string // owned by the server's OS user; holds data/, sock/, postgres.log
+	port     int
+	rootCert string // with Options.TLS
+	cmd      *exec.Cmd
+	exited   chan struct{} // closed when the postmaster process has exited
+	waitErr  error         // valid once exited is closed
+	stopped  sync.Once
+	stopErr  error
 }
 
 // Available reports the directory holding the PostgreSQL binaries (initdb and
@@ -353,12 +370,20 @@ func start(bin string, opts Options) (*Server, error) {
 		return nil, fmt.Errorf("pgtest: initdb: %w\n%s", err, tail(out.Bytes(), 40))
 	}
 
+	rootCert, conf, err := configure(dir, data, who, opts)
+	if err != nil {
+		cleanup()
+		return nil, err
+	}
+	opts.ExtraConf = append(conf, opts.ExtraConf...)
+
 	// Another process may take the free port between our probe and the server's
 	// bind; try a few ports before giving up.
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
 		s, retry, err := launch(bin, dir, data, who, opts)
 		if err == nil {
+			s.rootCert = rootCert
 			return s, nil
 		}
 		lastErr = err
@@ -369,6 +394,82 @@ func start(bin string, opts Options) (*Server, error) {
 	cleanup()
 	return nil, lastErr
 }
+
+// configure writes the files Options.HBA and Options.TLS ask for into the
+// data directory, owned by the server's user, and returns the root
+// certificate's path (in dir, readable by the tests) and the settings that
+// enable them.
+func configure(dir, data string, who runAs, opts Options) (rootCert string, conf []string, err error) {
+	write := func(path string, b []byte, mode os.FileMode) error {
+		if err := os.WriteFile(path, b, mode); err != nil {
+			return fmt.Errorf("pgtest: %w", err)
+		}
+		if who.cred != nil {
+			if err := os.Chown(path, who.uid, who.gid); err != nil {
+				return fmt.Errorf("pgtest: hand %s to the postgres user: %w", path, err)
+			}
+		}
+		return nil
+	}
+	if opts.HBA != nil {
+		if err := write(filepath.Join(data, "pg_hba.conf"), []byte(strings.Join(opts.HBA, "\n")+"\n"), 0o600); err != nil {
+			return "", nil, err
+		}
+	}
+	if opts.TLS {
+		certPEM, keyPEM, err := selfSigned()
+		if err != nil {
+			return "", nil, err
+		}
+		if err := write(filepath.Join(data, "server.crt"), certPEM, 0o644); err != nil {
+			return "", nil, err
+		}
+		if err := write(filepath.Join(data, "server.key"), keyPEM, 0o600); err != nil {
+			return "", nil, err
+		}
+		rootCert = filepath.Join(dir, "root.crt")
+		if err := write(rootCert, certPEM, 0o644); err != nil {
+			return "", nil, err
+		}
+		conf = append(conf, "ssl=on")
+	}
+	return rootCert, conf, nil
+}
+
+// selfSigned makes an ECDSA P-256 certificate for 127.0.0.1 and localhost
+// that is its own root, valid for a day, in PEM.
+func selfSigned() (certPEM, keyPEM []byte, err error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, fmt.Errorf("pgtest: certificate key: %w", err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(time.Now().UnixNano()),
+		Subject:               pkix.Name{CommonName: "pgtest"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(24 * time.Hour),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
+		DNSNames:              []string{"localhost"},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("pgtest: certificate: %w", err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("pgtest: certificate key: %w", err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), nil
+}
+
+// RootCert is the file of the server's certificate, which is its own root
+// (Options.TLS); "" without TLS.
+func (s *Server) RootCert() string { return s.rootCert }
 
 // launch starts postgres on a fresh port and waits until it accepts
 // connections. retry reports a failure that another port may cure.

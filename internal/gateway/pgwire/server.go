@@ -107,11 +107,16 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/vigil-audit/vigil/internal/auditlog"
 	"github.com/vigil-audit/vigil/internal/auth"
@@ -186,7 +191,40 @@ func (c Connection) allows(p auth.Principal) bool {
 // Upstream is where and as whom the gateway connects.
 type Upstream struct {
 	Host, Database, User, Password, SSLMode string
-	Port                                    int
+	// SSLRootCert is a PEM file of the certificate authorities that
+	// sslmode verify-ca and verify-full trust (libpq's sslrootcert); empty
+	// means the system's.
+	SSLRootCert string
+	Port        int
+}
+
+// Config parses the upstream as a pgconn connection configuration. It reads
+// SSLRootCert, so an unreadable or malformed file is an error here.
+func (u Upstream) Config() (*pgconn.Config, error) {
+	kv := []string{"host", u.Host, "dbname", u.Database, "user", u.User, "password", u.Password,
+		"sslmode", u.SSLMode, "sslrootcert", u.SSLRootCert}
+	if u.Port != 0 {
+		kv = append(kv, "port", strconv.Itoa(u.Port))
+	}
+	var b strings.Builder
+	for i := 0; i < len(kv); i += 2 {
+		if kv[i+1] == "" {
+			continue
+		}
+		v := strings.ReplaceAll(strings.ReplaceAll(kv[i+1], `\`, `\\`), `'`, `\'`)
+		fmt.Fprintf(&b, "%s='%s' ", kv[i], v)
+	}
+	cfg, err := pgconn.ParseConfig(b.String())
+	if err != nil {
+		// pgconn's message may quote the connection string, password
+		// included: name the fields, not the values.
+		var perr *pgconn.ParseConfigError
+		if errors.As(err, &perr) && perr.Unwrap() != nil {
+			return nil, fmt.Errorf("upstream %s:%d (sslmode %q, sslrootcert %q): %w", u.Host, u.Port, u.SSLMode, u.SSLRootCert, perr.Unwrap())
+		}
+		return nil, fmt.Errorf("upstream %s:%d: invalid settings", u.Host, u.Port)
+	}
+	return cfg, nil
 }
 
 // Deps are the services the gateway uses.

@@ -382,22 +382,9 @@ func (ss *session) login() error {
 // connectUpstream opens the session's upstream connection with pgconn (TLS
 // per sslmode, SCRAM/MD5/password) and takes over its raw connection.
 func (ss *session) connectUpstream(ctx context.Context, params map[string]string) (*pgconn.HijackedConn, error) {
-	u := ss.conn.Upstream
-	kv := []string{"host", u.Host, "dbname", u.Database, "user", u.User, "password", u.Password, "sslmode", u.SSLMode}
-	if u.Port != 0 {
-		kv = append(kv, "port", strconv.Itoa(u.Port))
-	}
-	var b strings.Builder
-	for i := 0; i < len(kv); i += 2 {
-		if kv[i+1] == "" {
-			continue
-		}
-		v := strings.ReplaceAll(strings.ReplaceAll(kv[i+1], `\`, `\\`), `'`, `\'`)
-		fmt.Fprintf(&b, "%s='%s' ", kv[i], v)
-	}
-	cfg, err := pgconn.ParseConfig(b.String())
+	cfg, err := ss.conn.Upstream.Config()
 	if err != nil {
-		return nil, fmt.Errorf("upstream config: %w", err)
+		return nil, err
 	}
 	cfg.ConnectTimeout = connectTimeout
 	for k, v := range params {
