@@ -173,6 +173,8 @@ type session struct {
 	refused    atomic.Int64
 }
 
+// newKey draws a random process ID and secret for the client's
+// BackendKeyData.
 func (ss *session) newKey() {
 	var b [8]byte
 	rand.Read(b[:])
@@ -341,6 +343,16 @@ func (ss *session) login() error {
 		return ss.fatalLogin(codeCannotConnect, fmt.Sprintf("connection %q: the upstream database cannot be reached", db))
 	}
 	ss.upConn, ss.upPID, ss.upSecret = hc.Conn, hc.PID, hc.SecretKey
+	// The client's key: the upstream's process ID, so that PQbackendPID,
+	// pg_backend_pid() and the PIDs of notifications agree (a listener
+	// tells its own notifications by it), with a secret of the gateway's
+	// own; the upstream's secret never leaves the gateway. register picks a
+	// random ID instead if another session already shows this one (a
+	// second upstream server with the same PID).
+	ss.newKey()
+	if hc.PID > 0 && hc.PID <= 0x7fffffff {
+		ss.pid = hc.PID
+	}
 	ss.upAddr = net.JoinHostPort(hc.Config.Host, strconv.Itoa(int(hc.Config.Port)))
 	ss.ur = newMsgReader(hc.Conn, maxMessageLen)
 	ss.uw = bufio.NewWriterSize(hc.Conn, 32<<10)
