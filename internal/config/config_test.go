@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
@@ -657,5 +658,42 @@ func TestDocsCoverEveryKey(t *testing.T) {
 		c.Gateway.Postgres.Listen != "127.0.0.1:15432" || len(c.Connections) != 1 || !c.Connections[0].RedactLiterals ||
 		len(c.Ingest.Tail) != 1 || len(c.Alerts.Sinks) != 1 || c.Reviews.Window != time.Hour {
 		t.Fatalf("the complete example parsed to %+v", fields(c))
+	}
+}
+
+// TestUpstreamPassword: the upstream password comes from the environment or
+// a file (one trailing newline dropped, as editors and echo leave it), and a
+// missing source is an error naming it, never an empty password.
+func TestUpstreamPassword(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "pw")
+	if err := os.WriteFile(file, []byte("s3cret with spaces \n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("VIGIL_TEST_DB_PASSWORD", "from-env")
+	for _, tc := range []struct {
+		name    string
+		u       Upstream
+		want    string
+		wantErr string
+	}{
+		{"env", Upstream{PasswordEnv: "VIGIL_TEST_DB_PASSWORD"}, "from-env", ""},
+		{"file", Upstream{PasswordFile: file}, "s3cret with spaces ", ""},
+		{"neither: trust or peer", Upstream{}, "", ""},
+		{"env not set", Upstream{PasswordEnv: "VIGIL_TEST_NOT_SET"}, "", "environment variable VIGIL_TEST_NOT_SET is not set"},
+		{"file missing", Upstream{PasswordFile: filepath.Join(dir, "nope")}, "", "nope"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := tc.u.Password()
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("Password() = %q, %v; want an error naming %q", got, err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil || got != tc.want {
+				t.Fatalf("Password() = %q, %v; want %q", got, err, tc.want)
+			}
+		})
 	}
 }
