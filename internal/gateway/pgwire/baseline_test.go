@@ -1,6 +1,7 @@
 package pgwire_test
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -78,12 +80,13 @@ func copyPlain(dst io.Writer, src io.Reader) {
 // startPgbouncer starts PgBouncer 1.x, if installed, in session pooling mode
 // (one server connection per client, as the gateway has) in front of the
 // database of dsn, with trust authentication. It returns the port, or 0 when
-// pgbouncer is not installed.
-func startPgbouncer(t *testing.T, dsn string) int {
+// pgbouncer is not installed, and a function reading the CPU time pgbouncer
+// has used so far.
+func startPgbouncer(t *testing.T, dsn string) (int, func() time.Duration) {
 	t.Helper()
 	bin, err := exec.LookPath("pgbouncer")
 	if err != nil {
-		return 0
+		return 0, nil
 	}
 	u, err := url.Parse(dsn)
 	if err != nil {
@@ -140,7 +143,7 @@ log_disconnections = 0
 		c, err := net.Dial("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 		if err == nil {
 			c.Close()
-			return port
+			return port, func() time.Duration { return procCPU(cmd.Process.Pid) }
 		}
 		if time.Now().After(deadline) {
 			log, _ := os.ReadFile(filepath.Join(dir, "pgbouncer.log"))
@@ -159,4 +162,29 @@ func viaPort(t *testing.T, dsn string, port int) string {
 	}
 	u.Host = net.JoinHostPort(u.Hostname(), strconv.Itoa(port))
 	return u.String()
+}
+
+// procCPU is the user + system CPU time process pid has used so far, from
+// /proc/PID/stat (fields 14 and 15, in clock ticks of 1/100 s); 0 if it
+// cannot be read.
+func procCPU(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name, field 2, is in parentheses and may hold spaces.
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:])) // from field 3 on
+	if len(f) < 13 {
+		return 0
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	return time.Duration(ut+st) * 10 * time.Millisecond
 }

@@ -74,8 +74,12 @@ func TestPgbenchRatios(t *testing.T) {
 	if u, err := url.Parse(e.direct); err == nil {
 		baselines["relay"] = viaPort(t, e.direct, startRelay(t, u.Host))
 	}
-	if port := startPgbouncer(t, e.direct); port != 0 {
+	// cpuOf reads the CPU time of the process serving a target: this one
+	// (the gateway and the relay), or pgbouncer's.
+	cpuOf := map[string]func() time.Duration{}
+	if port, cpu := startPgbouncer(t, e.direct); port != 0 {
 		baselines["pgbouncer"] = viaPort(t, e.direct, port)
+		cpuOf["pgbouncer"] = cpu
 	}
 
 	// run runs pgbench once; it returns tps and, through the gateway, the
@@ -109,9 +113,13 @@ func TestPgbenchRatios(t *testing.T) {
 			}
 			defer pprof.StopCPUProfile()
 		}
-		cpu0 := selfCPU()
+		cpuNow := selfCPU
+		if f := cpuOf[target]; f != nil {
+			cpuNow = f
+		}
+		cpu0 := cpuNow()
 		out, err := cmd.CombinedOutput()
-		cpu := selfCPU() - cpu0
+		cpu := cpuNow() - cpu0
 		m := tpsRe.FindSubmatch(out)
 		n := txRe.FindSubmatch(out)
 		if err != nil || m == nil || n == nil || !strings.Contains(string(out), "number of failed transactions: 0") {
@@ -159,11 +167,11 @@ func TestPgbenchRatios(t *testing.T) {
 		return res
 	}
 
-	// ratio formats a target's median ratio and range, or "–" when it was
-	// not measured.
+	// ratio formats a baseline's median ratio with its range, and its CPU
+	// time per transaction, or "–" when it was not measured.
 	ratio := func(res map[string]*result, tg string) string {
 		if rs := res[tg]; rs != nil {
-			return fmt.Sprintf("%s (%s)", pct(rs.ratio), spread(rs.ratio))
+			return fmt.Sprintf("%s (%s), %.0f µs", pct(rs.ratio), spread(rs.ratio), median(rs.cpu))
 		}
 		return "–"
 	}
@@ -177,7 +185,7 @@ func TestPgbenchRatios(t *testing.T) {
 		return append(out, targets...)
 	}
 	var table strings.Builder
-	fmt.Fprintf(&table, "| workload | clients | -M | direct tps | bare relay/direct | pgbouncer/direct | standard tps | standard/direct (range) | gateway CPU µs/tx | strict tps | strict/direct (range) | gateway CPU µs/tx |\n")
+	fmt.Fprintf(&table, "| workload | clients | -M | direct tps | bare relay/direct, CPU/tx | pgbouncer/direct, CPU/tx | standard tps | standard/direct (range) | gateway CPU µs/tx | strict tps | strict/direct (range) | gateway CPU µs/tx |\n")
 	fmt.Fprintf(&table, "|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	start := time.Now()
 	for _, clients := range []int{1, 16} {
