@@ -34,7 +34,7 @@ import (
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
 
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	st     store.Store
 	log    *auditlog.Log
 	srv    *pgwire.Server
@@ -58,7 +58,7 @@ func (b *syncBuffer) Write(p []byte) (int, error) {
 
 // newEnv starts a gateway in front of a fresh database, as connection "prod"
 // (environment production), in the strict audit mode.
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	return newEnvWith(t, envOptions{audit: pgwire.AuditStrict})
 }
@@ -79,7 +79,7 @@ type envOptions struct {
 	conns func(map[string]pgwire.Connection)
 }
 
-func newEnvWith(t *testing.T, o envOptions) *env {
+func newEnvWith(t testing.TB, o envOptions) *env {
 	t.Helper()
 	ctx := context.Background()
 	pg := o.pg
@@ -237,7 +237,7 @@ func sqlstate(err error) string {
 	return ""
 }
 
-func setupTable(t *testing.T, e *env) {
+func setupTable(t testing.TB, e *env) {
 	t.Helper()
 	_, err := e.directConn().Exec(context.Background(),
 		"CREATE TABLE t (id int PRIMARY KEY, v text); INSERT INTO t SELECT g, 'v' || g FROM generate_series(1, 10) g")
