@@ -1,7 +1,7 @@
 package pgwire_test
 
 import (
-	"bytes"
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgproto3"
 
 	"github.com/vigil-audit/vigil/internal/gateway/pgwire"
@@ -73,45 +74,85 @@ func FuzzClientStream(f *testing.F) {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, stream []byte) {
-		nc := loginRaw(t, e)
-		nc.SetDeadline(time.Now().Add(15 * time.Second))
-		// The gateway may close first (a protocol violation): writes may
-		// then fail, which is fine.
-		nc.Write(stream)
-		nc.(*net.TCPConn).CloseWrite()
-		if _, err := io.Copy(io.Discard, nc); err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				t.Fatalf("the session did not end within 15 s of the client closing its side")
+		sendAndCheck(t, e, loginRaw(t, e), stream)
+	})
+}
+
+// FuzzPreAuth is FuzzClientStream from the first byte of a connection: the
+// startup packet, SSL and GSS requests, cancel requests and the
+// authentication exchange, all before the client has proved anything.
+func FuzzPreAuth(f *testing.F) {
+	e := newEnvWith(f, envOptions{audit: pgwire.AuditStandard})
+	enc := func(msgs ...interface{ Encode([]byte) ([]byte, error) }) []byte {
+		var b []byte
+		for _, m := range msgs {
+			var err error
+			if b, err = m.Encode(b); err != nil {
+				f.Fatal(err)
 			}
 		}
-		nc.Close()
-		// And the gateway goes on.
-		nc = loginRaw(t, e)
-		defer nc.Close()
-		nc.SetDeadline(time.Now().Add(15 * time.Second))
-		fe := pgproto3.NewFrontend(nc, nc)
-		fe.Send(&pgproto3.Query{String: "SELECT 41 + 1"})
-		if err := fe.Flush(); err != nil {
+		return b
+	}
+	startup := func(params map[string]string) *pgproto3.StartupMessage {
+		return &pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersionNumber, Parameters: params}
+	}
+	for _, seed := range [][]byte{
+		enc(startup(map[string]string{"user": "alice", "database": "prod"})),
+		enc(startup(map[string]string{"user": "alice", "database": "prod"}), &pgproto3.SASLInitialResponse{AuthMechanism: "SCRAM-SHA-256", Data: []byte("n,,n=alice,r=abcdef")}),
+		enc(startup(map[string]string{"user": "alice", "database": "prod"}), &pgproto3.SASLInitialResponse{AuthMechanism: "SCRAM-SHA-256", Data: []byte("p=tls-server-end-point,,n=,r=x")}),
+		enc(startup(map[string]string{"user": "alice", "database": "prod"}), &pgproto3.SASLInitialResponse{AuthMechanism: "PLAIN"}),
+		enc(startup(map[string]string{"user": "alice", "database": "prod"}), &pgproto3.PasswordMessage{Password: "x"}),
+		enc(startup(map[string]string{"user": "", "database": ""})),
+		enc(startup(map[string]string{"user": "alice", "database": "prod", "options": "-c session_replication_role=replica"})),
+		enc(&pgproto3.SSLRequest{}),
+		enc(&pgproto3.GSSEncRequest{}, startup(map[string]string{"user": "alice", "database": "prod"})),
+		enc(&pgproto3.CancelRequest{ProcessID: 1, SecretKey: []byte{1, 2, 3, 4}}),
+		enc(&pgproto3.Query{String: "SELECT 1"}),
+		{0, 0, 0, 8, 0, 2, 0, 0},                      // protocol 2
+		{0, 0, 0, 8, 0, 3, 0, 9},                      // protocol 3.9
+		{0, 0, 0, 4},                                  // length below the minimum
+		{0, 0, 0x27, 0x11, 0, 3, 0, 0},                // longer than the startup limit
+		{0, 0, 0, 12, 0, 3, 0, 0, 'u', 's', 'e', 'r'}, // a parameter without its NUL
+		[]byte("GET / HTTP/1.1\r\nHost: x\r\n\r\n"),
+	} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, stream []byte) {
+		nc, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(e.port))
+		if err != nil {
 			t.Fatal(err)
 		}
-		var got []byte
-		for {
-			msg, err := fe.Receive()
-			if err != nil {
-				t.Fatalf("a new session after the stream: %v", err)
-			}
-			if d, ok := msg.(*pgproto3.DataRow); ok && len(d.Values) == 1 {
-				got = bytes.Clone(d.Values[0])
-			}
-			if _, ok := msg.(*pgproto3.ReadyForQuery); ok {
-				break
-			}
-		}
-		if string(got) != "42" {
-			t.Fatalf("a new session after the stream answered %q", got)
-		}
+		sendAndCheck(t, e, nc, stream)
 	})
+}
+
+// sendAndCheck writes stream to nc, closes nc's sending side and waits for
+// the gateway to end the session; then a new session must still answer.
+func sendAndCheck(t *testing.T, e *env, nc net.Conn, stream []byte) {
+	t.Helper()
+	nc.SetDeadline(time.Now().Add(15 * time.Second))
+	// The gateway may close first (a protocol violation): writes may then
+	// fail, which is fine.
+	nc.Write(stream)
+	nc.(*net.TCPConn).CloseWrite()
+	if _, err := io.Copy(io.Discard, nc); err != nil {
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			t.Fatalf("the session did not end within 15 s of the client closing its side")
+		}
+	}
+	nc.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	c, err := pgx.Connect(ctx, e.dsn("alice", e.alice, "prod"))
+	if err != nil {
+		t.Fatalf("a new session after the stream: %v", err)
+	}
+	defer c.Close(ctx)
+	var n int
+	if err := c.QueryRow(ctx, "SELECT 41 + 1").Scan(&n); err != nil || n != 42 {
+		t.Fatalf("a new session after the stream: %d, %v", n, err)
+	}
 }
 
 // loginRaw logs alice in with the cleartext token (the env's auth is
