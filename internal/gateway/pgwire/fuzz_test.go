@@ -24,16 +24,7 @@ import (
 func FuzzClientStream(f *testing.F) {
 	e := newEnvWith(f, envOptions{audit: pgwire.AuditStandard, auth: pgwire.AuthPassword})
 	setupTable(f, e)
-	enc := func(msgs ...pgproto3.FrontendMessage) []byte {
-		var b []byte
-		for _, m := range msgs {
-			var err error
-			if b, err = m.Encode(b); err != nil {
-				f.Fatal(err)
-			}
-		}
-		return b
-	}
+	enc := func(msgs ...encoder) []byte { return encodeAll(f, msgs...) }
 	query := func(sql string) *pgproto3.Query { return &pgproto3.Query{String: sql} }
 	for _, seed := range [][]byte{
 		enc(query("SELECT 1")),
@@ -83,16 +74,7 @@ func FuzzClientStream(f *testing.F) {
 // authentication exchange, all before the client has proved anything.
 func FuzzPreAuth(f *testing.F) {
 	e := newEnvWith(f, envOptions{audit: pgwire.AuditStandard})
-	enc := func(msgs ...interface{ Encode([]byte) ([]byte, error) }) []byte {
-		var b []byte
-		for _, m := range msgs {
-			var err error
-			if b, err = m.Encode(b); err != nil {
-				f.Fatal(err)
-			}
-		}
-		return b
-	}
+	enc := func(msgs ...encoder) []byte { return encodeAll(f, msgs...) }
 	startup := func(params map[string]string) *pgproto3.StartupMessage {
 		return &pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersionNumber, Parameters: params}
 	}
@@ -153,6 +135,23 @@ func sendAndCheck(t *testing.T, e *env, nc net.Conn, stream []byte) {
 	if err := c.QueryRow(ctx, "SELECT 41 + 1").Scan(&n); err != nil || n != 42 {
 		t.Fatalf("a new session after the stream: %d, %v", n, err)
 	}
+}
+
+// encoder is a protocol message that encodes itself (pgproto3's frontend
+// and startup messages).
+type encoder interface{ Encode([]byte) ([]byte, error) }
+
+// encodeAll is the wire bytes of msgs, one after the other.
+func encodeAll(tb testing.TB, msgs ...encoder) []byte {
+	tb.Helper()
+	var b []byte
+	for _, m := range msgs {
+		var err error
+		if b, err = m.Encode(b); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return b
 }
 
 // loginRaw logs alice in with the cleartext token (the env's auth is
