@@ -200,15 +200,28 @@ type Upstream struct {
 
 // Config parses the upstream as a pgconn connection configuration. It reads
 // SSLRootCert, so an unreadable or malformed file is an error here.
+//
+// pgconn, like libpq, fills what a connection string leaves out from PG*
+// environment variables and a service file. What decides the session's
+// security is set here explicitly, so that the gateway's environment cannot
+// change it: sslmode (prefer when empty), sslrootcert (the system's roots
+// when empty), target_session_attrs, and no startup options or settings
+// (PGOPTIONS could switch a safeguard off where no rule sees it). The
+// rest still follows libpq: PGPASSWORD or ~/.pgpass when no password is
+// configured, client certificates from PGSSLCERT and PGSSLKEY.
 func (u Upstream) Config() (*pgconn.Config, error) {
+	mode := u.SSLMode
+	if mode == "" {
+		mode = "prefer"
+	}
 	kv := []string{"host", u.Host, "dbname", u.Database, "user", u.User, "password", u.Password,
-		"sslmode", u.SSLMode, "sslrootcert", u.SSLRootCert}
+		"sslmode", mode, "sslrootcert", u.SSLRootCert, "target_session_attrs", "any"}
 	if u.Port != 0 {
 		kv = append(kv, "port", strconv.Itoa(u.Port))
 	}
 	var b strings.Builder
 	for i := 0; i < len(kv); i += 2 {
-		if kv[i+1] == "" {
+		if kv[i+1] == "" && kv[i] != "sslrootcert" {
 			continue
 		}
 		v := strings.ReplaceAll(strings.ReplaceAll(kv[i+1], `\`, `\\`), `'`, `\'`)
@@ -224,6 +237,7 @@ func (u Upstream) Config() (*pgconn.Config, error) {
 		}
 		return nil, fmt.Errorf("upstream %s:%d: invalid settings", u.Host, u.Port)
 	}
+	cfg.RuntimeParams = map[string]string{}
 	return cfg, nil
 }
 

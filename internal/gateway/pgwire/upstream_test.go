@@ -175,3 +175,31 @@ func TestUpstreamConfig(t *testing.T) {
 		t.Fatalf("Config() = host %q port %d db %q password %q tls %v", cfg.Host, cfg.Port, cfg.Database, cfg.Password, cfg.TLSConfig != nil)
 	}
 }
+
+// TestUpstreamConfigIgnoresEnvironment: PG* variables in the gateway's
+// environment do not downgrade TLS, swap the trusted roots or add startup
+// options to upstream sessions.
+func TestUpstreamConfigIgnoresEnvironment(t *testing.T) {
+	junk := filepath.Join(t.TempDir(), "junk.crt")
+	if err := os.WriteFile(junk, []byte("not a certificate"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PGSSLMODE", "disable")
+	t.Setenv("PGSSLROOTCERT", junk) // would fail the parse if it were read
+	t.Setenv("PGOPTIONS", "-c session_replication_role=replica")
+	t.Setenv("PGAPPNAME", "from-env")
+	t.Setenv("PGTARGETSESSIONATTRS", "standby")
+	cfg, err := pgwire.Upstream{Host: "db", Port: 5432, Database: "app", User: "u", Password: "p"}.Config()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.TLSConfig == nil {
+		t.Error("PGSSLMODE=disable turned TLS off; want the default prefer")
+	}
+	if len(cfg.RuntimeParams) != 0 {
+		t.Errorf("runtime parameters from the environment: %v", cfg.RuntimeParams)
+	}
+	if cfg.ValidateConnect != nil {
+		t.Error("PGTARGETSESSIONATTRS=standby added a connection check")
+	}
+}
