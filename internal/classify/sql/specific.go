@@ -378,7 +378,11 @@ func (c *stmtCtx) funcCall(f *pg_query.FuncCall) {
 		}
 		value := ""
 		if len(args) > 1 {
-			value = c.constString(args[1])
+			if v, ok := c.stringConst(args[1]); ok {
+				value = v
+			} else {
+				value = nonConstant
+			}
 		}
 		c.checkSetting(name, value, false)
 	}
@@ -421,13 +425,19 @@ func (c *stmtCtx) setting(v *pg_query.VariableSetStmt) {
 	c.checkSetting(v.GetName(), strings.Join(parts, ","), true)
 }
 
-// checkSetting records name=value if it switches a safeguard off.
+// nonConstant stands for a setting's value that is not a constant
+// (set_config with a parameter or an expression): it may be anything.
+const nonConstant = "<non-constant>"
+
+// checkSetting records name=value if it switches a safeguard off. A value
+// that is not a constant counts as the unsafe one.
 func (c *stmtCtx) checkSetting(name, value string, fromSet bool) {
 	c.w.literalRead = true
 	s := c.st()
 	name = strings.ToLower(name)
 	lv := strings.ToLower(strings.TrimSpace(value))
-	off := func() bool { b, ok := parseBool(lv); return ok && !b }
+	unknown := value == nonConstant
+	off := func() bool { b, ok := parseBool(lv); return unknown || ok && !b }
 	switch {
 	case name == "session_replication_role":
 		if lv != "origin" && lv != "default" && lv != "" {
@@ -438,10 +448,18 @@ func (c *stmtCtx) checkSetting(name, value string, fromSet bool) {
 			c.addTo(&s.SafeguardOff, name+"=off")
 		}
 	case name == "zero_damaged_pages", name == "allow_system_table_mods", name == "ignore_checksum_failure":
-		if b, ok := parseBool(lv); ok && b {
+		if b, ok := parseBool(lv); unknown || ok && b {
 			c.addTo(&s.SafeguardOff, name+"=on")
 		}
-	case name == "log_statement" && lv == "none",
+	case name == "client_encoding":
+		// SET client_encoding, SET NAMES, set_config: an encoding whose
+		// multibyte characters may end in an ASCII byte (a backslash, a
+		// semicolon) makes PostgreSQL read the following statements
+		// differently from this parser, which reads UTF-8.
+		if unknown || UnsafeClientEncoding(lv) {
+			c.addTo(&s.SafeguardOff, name+"="+lv)
+		}
+	case name == "log_statement" && (lv == "none" || unknown),
 		strings.HasPrefix(name, "pgaudit."):
 		c.addTo(&s.SafeguardOff, name+"="+lv)
 	case name == "role" && fromSet && lv != "none":
@@ -451,4 +469,30 @@ func (c *stmtCtx) checkSetting(name, value string, fromSet bool) {
 	case name == "session_authorization":
 		c.addTo(&s.PrivilegeEscalation, "SET SESSION AUTHORIZATION")
 	}
+}
+
+// unsafeEncodings are PostgreSQL's client-only encodings, by every name
+// PostgreSQL accepts for them (encnames.c), cleaned as PostgreSQL cleans
+// them: lower case, letters and digits only. Their multibyte characters may
+// end in a byte below 0x80 (a backslash; for JOHAB also digits and ';'),
+// which UTF-8 never does, so text in them is not read as this parser reads
+// it.
+var unsafeEncodings = map[string]bool{
+	"sjis": true, "mskanji": true, "shiftjis": true, "win932": true, "windows932": true,
+	"shiftjis2004": true, "big5": true, "win950": true, "windows950": true,
+	"gbk": true, "win936": true, "windows936": true, "uhc": true, "win949": true,
+	"windows949": true, "gb18030": true, "johab": true,
+}
+
+// UnsafeClientEncoding reports whether name (as given to SET client_encoding,
+// or as PostgreSQL reports it) is a client-only encoding whose text
+// PostgreSQL reads differently from this UTF-8 parser.
+func UnsafeClientEncoding(name string) bool {
+	var b strings.Builder
+	for _, r := range strings.ToLower(name) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		}
+	}
+	return unsafeEncodings[b.String()]
 }

@@ -192,7 +192,12 @@ type Statement struct {
 	// "fsync=off", "pgaudit.log=...", "ALTER SYSTEM", "DISABLE TRIGGER",
 	// "DISABLE RULE", "DISABLE ROW LEVEL SECURITY", "NO FORCE ROW LEVEL
 	// SECURITY", "SET UNLOGGED", "DISABLE EVENT TRIGGER",
-	// "set_config(<name>)" with a non-constant name.
+	// "set_config(<non-constant>)" for a name that is not a constant,
+	// "<name>=<non-constant>" for such a setting given a value that is not
+	// a constant, and "client_encoding=<name>" for a switch to a
+	// client-only encoding (SJIS, BIG5, GBK, UHC, GB18030, JOHAB: see
+	// UnsafeClientEncoding), in which PostgreSQL would read the following
+	// statements differently from this parser.
 	SafeguardOff []string `json:"safeguard_off"`
 }
 

@@ -247,6 +247,26 @@ var cases = []struct {
 		s := find(t, r, "DROP")
 		equal(t, "context", s.Context, ContextDynamic)
 	}},
+	{"set client_encoding sjis", `SET client_encoding = 'SJIS'`, func(t *testing.T, r *Result) {
+		contains(t, "safeguard_off", find(t, r, "SET").SafeguardOff, "client_encoding=sjis")
+	}},
+	{"set names big5, any spelling", `set local NAMES 'Big-5'`, func(t *testing.T, r *Result) {
+		contains(t, "safeguard_off", find(t, r, "SET").SafeguardOff, "client_encoding=big-5")
+	}},
+	{"set_config client_encoding gbk", `SELECT set_config('client_encoding', 'Windows936', false)`, func(t *testing.T, r *Result) {
+		contains(t, "safeguard_off", find(t, r, "SELECT").SafeguardOff, "client_encoding=windows936")
+	}},
+	{"set_config client_encoding non-constant", `SELECT set_config('client_encoding', $1, false)`, func(t *testing.T, r *Result) {
+		contains(t, "safeguard_off", find(t, r, "SELECT").SafeguardOff, "client_encoding=<non-constant>")
+	}},
+	{"set_config safeguard non-constant", `SELECT set_config('session_replication_role', current_setting('x.y'), false)`, func(t *testing.T, r *Result) {
+		contains(t, "safeguard_off", find(t, r, "SELECT").SafeguardOff, "session_replication_role=<non-constant>")
+	}},
+	{"alter role set client_encoding", `ALTER ROLE app SET client_encoding = 'johab'`, func(t *testing.T, r *Result) {
+		if !r.AnySafeguardOff {
+			t.Error("ALTER ROLE ... SET client_encoding = johab: not a safeguard switched off")
+		}
+	}},
 	{"set session_replication_role", `SET session_replication_role = replica`, func(t *testing.T, r *Result) {
 		contains(t, "safeguard_off", find(t, r, "SET").SafeguardOff, "session_replication_role=replica")
 		equal(t, "any_safeguard_off", r.AnySafeguardOff, true)
@@ -315,6 +335,10 @@ var cases = []struct {
 	{"function named like pg_read_file", `SELECT my_pg_read_file_stats()`, harmless},
 	{"explain without analyze", `EXPLAIN SELECT * FROM users`, harmless},
 	{"set origin", `SET session_replication_role = origin`, harmless},
+	{"set client_encoding utf8", `SET client_encoding = 'UTF8'`, harmless},
+	{"set names latin1", `SET NAMES 'LATIN1'`, harmless},
+	{"client_encoding to default", `SET client_encoding TO DEFAULT; RESET client_encoding`, harmless},
+	{"set_config client_encoding utf8", `SELECT set_config('client_encoding', 'utf-8', false)`, harmless},
 	{"plpgsql with safe body", `DO $$ DECLARE n int; BEGIN SELECT count(*) INTO n FROM users WHERE id = 1; IF n > 0 THEN RAISE NOTICE 'x'; END IF; END $$`, harmless},
 
 	// Unparseable.

@@ -203,6 +203,8 @@ func (ss *session) decide(sql, protocol, stmtName string) (*intent, []byte) {
 	d, derr := ss.srv.deps.Policy.Decide(ctx, a) // on error d is a deny
 	if derr != nil {
 		ss.srv.logger.Warn("decision failed closed", append(ss.log(), keyErr, derr)...)
+	} else if what, ok := encodingChange(d.Attrs); ok {
+		d = refuseEncodingChange(d, what)
 	}
 	ev := ss.intentEvent(a, d, protocol, stmtName)
 	var approved *review.Review
@@ -393,6 +395,14 @@ func (ss *session) onUpstream(typ byte, body, raw []byte) {
 			}
 			ss.finish(ss.pop().x)
 		}
+	case 'S': // ParameterStatus
+		name, rest, _ := cstring(body)
+		if name == "client_encoding" {
+			if enc, _, _ := cstring(rest); unsafeEncoding(enc) {
+				ss.encodingLost(enc)
+				return
+			}
+		}
 	case '1':
 		ss.popIf(h, 'P')
 	case '2':
@@ -432,6 +442,17 @@ func (ss *session) upstreamGone(err error) {
 	ss.queue = fifo{}
 	ss.mu.Unlock()
 	ss.srv.logger.Warn("upstream connection ended", append(ss.log(), keyErr, err)...)
+	ss.abort()
+}
+
+// encodingLost closes a session whose upstream now reads an encoding the
+// gateway cannot (see encoding.go). ss.mu is held.
+func (ss *session) encodingLost(enc string) {
+	ss.fatal = true
+	ss.cw.Write(errorMsg("FATAL", codeInvalidParameterValue, encodingRefusal(enc), ""))
+	ss.cw.Flush()
+	ss.srv.logger.Error("session closed: the upstream reports a client_encoding the gateway cannot parse",
+		append(ss.log(), keyEncoding, enc)...)
 	ss.abort()
 }
 

@@ -126,11 +126,12 @@ import (
 
 // Log keys.
 const (
-	keyRemote  = "remote"
-	keyUser    = "user"
-	keyConn    = "connection"
-	keySession = "session"
-	keyErr     = "err"
+	keyRemote   = "remote"
+	keyUser     = "user"
+	keyConn     = "connection"
+	keySession  = "session"
+	keyErr      = "err"
+	keyEncoding = "client_encoding"
 )
 
 // Audit modes of a connection.

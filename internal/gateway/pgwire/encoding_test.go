@@ -1,0 +1,130 @@
+package pgwire_test
+
+import (
+	"context"
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgproto3"
+
+	"github.com/vigil-audit/vigil/internal/event"
+	"github.com/vigil-audit/vigil/internal/gateway/pgwire"
+)
+
+// TestClientEncoding: no session runs in an encoding whose text PostgreSQL
+// reads differently from the gateway. The connection is a staging one, where
+// the built-in rules do not apply: the gateway refuses on its own.
+func TestClientEncoding(t *testing.T) {
+	e := newEnvWith(t, envOptions{audit: pgwire.AuditStrict, auth: pgwire.AuthPassword, conns: func(m map[string]pgwire.Connection) {
+		c := m["prod"]
+		c.Name, c.Environment = "staging", "staging"
+		m["staging"] = c
+	}})
+	setupTable(t, e)
+	ctx := context.Background()
+	c := mustConnect(t, e.dsn("alice", e.alice, "staging"))
+
+	// The bypass that needs SJIS: read as UTF-8 (the gateway, and this
+	// session) it is one string.
+	var s string
+	if err := c.QueryRow(ctx, "SELECT E'\xc3\x81\\'; DROP TABLE t; --'", pgx.QueryExecModeSimpleProtocol).Scan(&s); err != nil {
+		t.Fatal(err)
+	}
+	if s != "Á'; DROP TABLE t; --" {
+		t.Fatalf("got %q", s)
+	}
+
+	for _, tc := range []struct {
+		sql  string
+		args []any
+	}{
+		{sql: "SET client_encoding = 'SJIS'"},
+		{sql: "SET NAMES 'big5'"},
+		{sql: "BEGIN; SET LOCAL client_encoding TO 'Windows936'; COMMIT"},
+		{sql: "SELECT set_config('client_encoding', 'GB18030', false)"},
+		{sql: "SELECT set_config($1, 'JOHAB', false)", args: []any{"client_encoding"}},
+	} {
+		_, err := c.Exec(ctx, tc.sql, tc.args...)
+		if sqlstate(err) != "42501" || !strings.Contains(err.Error(), "gateway.client-encoding") {
+			t.Errorf("%s: %v; want 42501 naming gateway.client-encoding", tc.sql, err)
+		}
+	}
+	if err := c.QueryRow(ctx, "SHOW client_encoding").Scan(&s); err != nil || s != "UTF8" {
+		t.Fatalf("client_encoding after the refusals: %q, %v", s, err)
+	}
+	if _, err := c.Exec(ctx, "SET client_encoding = 'UTF8'"); err != nil {
+		t.Fatalf("SET client_encoding = 'UTF8': %v", err)
+	}
+	if n := e.count("t"); n != 10 {
+		t.Fatalf("t has %d rows", n)
+	}
+
+	// A startup parameter asking for SJIS: refused at login, recorded.
+	msg := rawStartup(t, e, map[string]string{"user": "alice", "database": "staging", "client_encoding": "SJIS"})
+	if er, ok := msg.(*pgproto3.ErrorResponse); !ok || er.Severity != "FATAL" || er.Code != "22023" {
+		t.Fatalf("login with client_encoding SJIS: %#v; want FATAL 22023", msg)
+	}
+	failed := false
+	for _, ev := range e.events() {
+		if ev.Activity == "logon" && ev.Outcome == event.OutcomeFailure && strings.Contains(ev.Attrs["reason"].(string), "SJIS") {
+			failed = true
+		}
+	}
+	if !failed {
+		t.Error("no failed logon event naming SJIS")
+	}
+
+	// A function the classifier cannot see into switches the encoding: the
+	// upstream reports it, and the gateway closes the session.
+	if _, err := e.directConn().Exec(ctx, `CREATE FUNCTION to_sjis() RETURNS text LANGUAGE sql AS $$ SELECT set_config('client_encoding', 'SJIS', false) $$`); err != nil {
+		t.Fatal(err)
+	}
+	c2 := mustConnect(t, e.dsn("alice", e.alice, "staging"))
+	_, err := c2.Exec(ctx, "SELECT to_sjis()")
+	if sqlstate(err) != "22023" {
+		t.Fatalf("SELECT to_sjis(): %v; want FATAL 22023", err)
+	}
+	if _, err := c2.Exec(ctx, "SELECT 1"); err == nil {
+		t.Fatal("the session goes on after its upstream switched to SJIS")
+	}
+	// Others are not affected.
+	if err := c.QueryRow(ctx, "SELECT 'still here'").Scan(&s); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// rawStartup sends a startup message with params, answers a cleartext
+// password request with alice's token, and returns the first message that is
+// neither: an ErrorResponse, or AuthenticationOk.
+func rawStartup(t *testing.T, e *env, params map[string]string) pgproto3.BackendMessage {
+	t.Helper()
+	nc, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(e.port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(15 * time.Second))
+	fe := pgproto3.NewFrontend(nc, nc)
+	fe.Send(&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersionNumber, Parameters: params})
+	if err := fe.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		msg, err := fe.Receive()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := msg.(*pgproto3.AuthenticationCleartextPassword); ok {
+			fe.Send(&pgproto3.PasswordMessage{Password: e.alice})
+			if err := fe.Flush(); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		return msg
+	}
+}
