@@ -451,6 +451,12 @@ func (c *stmtCtx) checkSetting(name, value string, fromSet bool) {
 		if b, ok := parseBool(lv); unknown || ok && b {
 			c.addTo(&s.SafeguardOff, name+"=on")
 		}
+	case name == "standard_conforming_strings":
+		// Off, a backslash escapes a quote in '...' strings, which this
+		// parser (standard_conforming_strings on) does not read so.
+		if off() {
+			c.addTo(&s.SafeguardOff, name+"=off")
+		}
 	case name == "client_encoding":
 		// SET client_encoding, SET NAMES, set_config: an encoding whose
 		// multibyte characters may end in an ASCII byte (a backslash, a

@@ -194,7 +194,9 @@ type Statement struct {
 	// SECURITY", "SET UNLOGGED", "DISABLE EVENT TRIGGER",
 	// "set_config(<non-constant>)" for a name that is not a constant,
 	// "<name>=<non-constant>" for such a setting given a value that is not
-	// a constant, and "client_encoding=<name>" for a switch to a
+	// a constant, "standard_conforming_strings=off" (a backslash then
+	// escapes a quote, which this parser does not read so), and
+	// "client_encoding=<name>" for a switch to a
 	// client-only encoding (SJIS, BIG5, GBK, UHC, GB18030, JOHAB: see
 	// UnsafeClientEncoding), in which PostgreSQL would read the following
 	// statements differently from this parser.

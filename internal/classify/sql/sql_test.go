@@ -247,6 +247,12 @@ var cases = []struct {
 		s := find(t, r, "DROP")
 		equal(t, "context", s.Context, ContextDynamic)
 	}},
+	{"standard_conforming_strings off", `SET standard_conforming_strings TO off`, func(t *testing.T, r *Result) {
+		contains(t, "safeguard_off", find(t, r, "SET").SafeguardOff, "standard_conforming_strings=off")
+	}},
+	{"standard_conforming_strings via set_config", `SELECT set_config('standard_conforming_strings', 'false', true)`, func(t *testing.T, r *Result) {
+		contains(t, "safeguard_off", find(t, r, "SELECT").SafeguardOff, "standard_conforming_strings=off")
+	}},
 	{"set client_encoding sjis", `SET client_encoding = 'SJIS'`, func(t *testing.T, r *Result) {
 		contains(t, "safeguard_off", find(t, r, "SET").SafeguardOff, "client_encoding=sjis")
 	}},
@@ -336,6 +342,7 @@ var cases = []struct {
 	{"explain without analyze", `EXPLAIN SELECT * FROM users`, harmless},
 	{"set origin", `SET session_replication_role = origin`, harmless},
 	{"set client_encoding utf8", `SET client_encoding = 'UTF8'`, harmless},
+	{"standard_conforming_strings on", `SET standard_conforming_strings = on`, harmless},
 	{"set names latin1", `SET NAMES 'LATIN1'`, harmless},
 	{"client_encoding to default", `SET client_encoding TO DEFAULT; RESET client_encoding`, harmless},
 	{"set_config client_encoding utf8", `SELECT set_config('client_encoding', 'utf-8', false)`, harmless},

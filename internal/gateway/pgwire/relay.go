@@ -203,8 +203,8 @@ func (ss *session) decide(sql, protocol, stmtName string) (*intent, []byte) {
 	d, derr := ss.srv.deps.Policy.Decide(ctx, a) // on error d is a deny
 	if derr != nil {
 		ss.srv.logger.Warn("decision failed closed", append(ss.log(), keyErr, derr)...)
-	} else if what, ok := encodingChange(d.Attrs); ok {
-		d = refuseEncodingChange(d, what)
+	} else if what, ok := parseSettingChange(d.Attrs); ok {
+		d = refuseParseSetting(d, what)
 	}
 	ev := ss.intentEvent(a, d, protocol, stmtName)
 	var approved *review.Review
@@ -397,11 +397,9 @@ func (ss *session) onUpstream(typ byte, body, raw []byte) {
 		}
 	case 'S': // ParameterStatus
 		name, rest, _ := cstring(body)
-		if name == "client_encoding" {
-			if enc, _, _ := cstring(rest); unsafeEncoding(enc) {
-				ss.encodingLost(enc)
-				return
-			}
+		if value, _, _ := cstring(rest); misreadSetting(name, value) {
+			ss.misread(name, value)
+			return
 		}
 	case '1':
 		ss.popIf(h, 'P')
@@ -445,14 +443,14 @@ func (ss *session) upstreamGone(err error) {
 	ss.abort()
 }
 
-// encodingLost closes a session whose upstream now reads an encoding the
-// gateway cannot (see encoding.go). ss.mu is held.
-func (ss *session) encodingLost(enc string) {
+// misread closes a session whose upstream now reads statements differently
+// from the gateway (see parsesettings.go). ss.mu is held.
+func (ss *session) misread(name, value string) {
 	ss.fatal = true
-	ss.cw.Write(errorMsg("FATAL", codeInvalidParameterValue, encodingRefusal(enc), ""))
+	ss.cw.Write(errorMsg("FATAL", codeInvalidParameterValue, misreadRefusal(name, value), ""))
 	ss.cw.Flush()
-	ss.srv.logger.Error("session closed: the upstream reports a client_encoding the gateway cannot parse",
-		append(ss.log(), keyEncoding, enc)...)
+	ss.srv.logger.Error("session closed: the upstream reads statements differently from the gateway",
+		append(ss.log(), keySetting, name+"="+value)...)
 	ss.abort()
 }
 

@@ -126,12 +126,12 @@ import (
 
 // Log keys.
 const (
-	keyRemote   = "remote"
-	keyUser     = "user"
-	keyConn     = "connection"
-	keySession  = "session"
-	keyErr      = "err"
-	keyEncoding = "client_encoding"
+	keyRemote  = "remote"
+	keyUser    = "user"
+	keyConn    = "connection"
+	keySession = "session"
+	keyErr     = "err"
+	keySetting = "setting"
 )
 
 // Audit modes of a connection.

@@ -342,10 +342,12 @@ func (ss *session) login() error {
 		ss.authFailed("the upstream database cannot be reached")
 		return ss.fatalLogin(codeCannotConnect, fmt.Sprintf("connection %q: the upstream database cannot be reached", db))
 	}
-	if enc := hc.ParameterStatuses["client_encoding"]; unsafeEncoding(enc) {
-		hc.Conn.Close()
-		ss.authFailed("client_encoding " + enc + " is not supported")
-		return ss.fatalLogin(codeInvalidParameterValue, encodingRefusal(enc))
+	for _, name := range []string{"client_encoding", "standard_conforming_strings"} {
+		if value := hc.ParameterStatuses[name]; misreadSetting(name, value) {
+			hc.Conn.Close()
+			ss.authFailed(name + " " + value + " is not supported")
+			return ss.fatalLogin(codeInvalidParameterValue, misreadRefusal(name, value))
+		}
 	}
 	ss.upConn, ss.upPID, ss.upSecret = hc.Conn, hc.PID, hc.SecretKey
 	// The client's key: the upstream's process ID, so that PQbackendPID,

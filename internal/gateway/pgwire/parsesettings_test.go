@@ -15,10 +15,11 @@ import (
 	"github.com/vigil-audit/vigil/internal/gateway/pgwire"
 )
 
-// TestClientEncoding: no session runs in an encoding whose text PostgreSQL
-// reads differently from the gateway. The connection is a staging one, where
-// the built-in rules do not apply: the gateway refuses on its own.
-func TestClientEncoding(t *testing.T) {
+// TestParseSettings: no session runs with a client_encoding or a
+// standard_conforming_strings under which PostgreSQL reads statements
+// differently from the gateway. The connection is a staging one, where the
+// built-in rules do not apply: the gateway refuses on its own.
+func TestParseSettings(t *testing.T) {
 	e := newEnvWith(t, envOptions{audit: pgwire.AuditStrict, auth: pgwire.AuthPassword, conns: func(m map[string]pgwire.Connection) {
 		c := m["prod"]
 		c.Name, c.Environment = "staging", "staging"
@@ -37,6 +38,14 @@ func TestClientEncoding(t *testing.T) {
 	if s != "Á'; DROP TABLE t; --" {
 		t.Fatalf("got %q", s)
 	}
+	// The one that needs standard_conforming_strings off: two strings.
+	var s1, s2 string
+	if err := c.QueryRow(ctx, `SELECT 'a\' , '; DROP TABLE t; --'`, pgx.QueryExecModeSimpleProtocol).Scan(&s1, &s2); err != nil {
+		t.Fatal(err)
+	}
+	if s1 != `a\` || s2 != "; DROP TABLE t; --" {
+		t.Fatalf("got %q, %q", s1, s2)
+	}
 
 	for _, tc := range []struct {
 		sql  string
@@ -47,14 +56,24 @@ func TestClientEncoding(t *testing.T) {
 		{sql: "BEGIN; SET LOCAL client_encoding TO 'Windows936'; COMMIT"},
 		{sql: "SELECT set_config('client_encoding', 'GB18030', false)"},
 		{sql: "SELECT set_config($1, 'JOHAB', false)", args: []any{"client_encoding"}},
+		{sql: "SET standard_conforming_strings = off"},
+		{sql: "SET SESSION standard_conforming_strings TO false"},
+		{sql: "SELECT set_config('standard_conforming_strings', 'off', false)"},
+		{sql: "SELECT set_config('standard_conforming_strings', $1, false)", args: []any{"off"}},
 	} {
 		_, err := c.Exec(ctx, tc.sql, tc.args...)
-		if sqlstate(err) != "42501" || !strings.Contains(err.Error(), "gateway.client-encoding") {
-			t.Errorf("%s: %v; want 42501 naming gateway.client-encoding", tc.sql, err)
+		if sqlstate(err) != "42501" || !strings.Contains(err.Error(), "gateway.parse-settings") {
+			t.Errorf("%s: %v; want 42501 naming gateway.parse-settings", tc.sql, err)
 		}
 	}
 	if err := c.QueryRow(ctx, "SHOW client_encoding").Scan(&s); err != nil || s != "UTF8" {
 		t.Fatalf("client_encoding after the refusals: %q, %v", s, err)
+	}
+	if err := c.QueryRow(ctx, "SHOW standard_conforming_strings").Scan(&s); err != nil || s != "on" {
+		t.Fatalf("standard_conforming_strings after the refusals: %q, %v", s, err)
+	}
+	if _, err := c.Exec(ctx, "SET standard_conforming_strings = on"); err != nil {
+		t.Fatalf("SET standard_conforming_strings = on: %v", err)
 	}
 	if _, err := c.Exec(ctx, "SET client_encoding = 'UTF8'"); err != nil {
 		t.Fatalf("SET client_encoding = 'UTF8': %v", err)
@@ -78,18 +97,39 @@ func TestClientEncoding(t *testing.T) {
 		t.Error("no failed logon event naming SJIS")
 	}
 
-	// A function the classifier cannot see into switches the encoding: the
-	// upstream reports it, and the gateway closes the session.
-	if _, err := e.directConn().Exec(ctx, `CREATE FUNCTION to_sjis() RETURNS text LANGUAGE sql AS $$ SELECT set_config('client_encoding', 'SJIS', false) $$`); err != nil {
+	// A default of the database (set behind the gateway's back) that it
+	// cannot read with: refused at login too.
+	var db string
+	if err := e.directConn().QueryRow(ctx, "SELECT current_database()").Scan(&db); err != nil {
 		t.Fatal(err)
 	}
-	c2 := mustConnect(t, e.dsn("alice", e.alice, "staging"))
-	_, err := c2.Exec(ctx, "SELECT to_sjis()")
-	if sqlstate(err) != "22023" {
-		t.Fatalf("SELECT to_sjis(): %v; want FATAL 22023", err)
+	if _, err := e.directConn().Exec(ctx, "ALTER DATABASE "+pgx.Identifier{db}.Sanitize()+" SET standard_conforming_strings = off"); err != nil {
+		t.Fatal(err)
 	}
-	if _, err := c2.Exec(ctx, "SELECT 1"); err == nil {
-		t.Fatal("the session goes on after its upstream switched to SJIS")
+	_, err := connectDSN(t, e.dsn("alice", e.alice, "staging"))
+	if sqlstate(err) != "22023" || !strings.Contains(err.Error(), "standard_conforming_strings") {
+		t.Fatalf("login with the database's standard_conforming_strings off: %v; want FATAL 22023", err)
+	}
+	if _, err := e.directConn().Exec(ctx, "ALTER DATABASE "+pgx.Identifier{db}.Sanitize()+" RESET standard_conforming_strings"); err != nil {
+		t.Fatal(err)
+	}
+
+	// Functions the classifier cannot see into switch a setting: the
+	// upstream reports it, and the gateway closes the session.
+	if _, err := e.directConn().Exec(ctx, `
+		CREATE FUNCTION to_sjis() RETURNS text LANGUAGE sql AS $$ SELECT set_config('client_encoding', 'SJIS', false) $$;
+		CREATE FUNCTION scs_off() RETURNS text LANGUAGE sql AS $$ SELECT set_config('standard_conforming_strings', 'off', false) $$`); err != nil {
+		t.Fatal(err)
+	}
+	for _, call := range []string{"SELECT to_sjis()", "SELECT scs_off()"} {
+		c2 := mustConnect(t, e.dsn("alice", e.alice, "staging"))
+		_, err := c2.Exec(ctx, call)
+		if sqlstate(err) != "22023" {
+			t.Fatalf("%s: %v; want FATAL 22023", call, err)
+		}
+		if _, err := c2.Exec(ctx, "SELECT 1"); err == nil {
+			t.Fatalf("the session goes on after %s", call)
+		}
 	}
 	// Others are not affected.
 	if err := c.QueryRow(ctx, "SELECT 'still here'").Scan(&s); err != nil {
