@@ -88,6 +88,9 @@ var cases = []struct {
 	}},
 	{"explain analyze", `EXPLAIN ANALYZE DELETE FROM users`, allRowsDelete(WhereAbsent, ContextExplainAnalyze)},
 	{"explain (analyze)", `EXPLAIN (ANALYZE, BUFFERS) DELETE FROM users`, allRowsDelete(WhereAbsent, ContextExplainAnalyze)},
+	// PostgreSQL takes the last analyze option: this one runs the DELETE.
+	{"explain (analyze off, analyze)", `EXPLAIN (ANALYZE off, ANALYZE) DELETE FROM users`, allRowsDelete(WhereAbsent, ContextExplainAnalyze)},
+	{"explain (analyse 'yes')", `EXPLAIN (analyse 'yes', costs off) DELETE FROM users`, allRowsDelete(WhereAbsent, ContextExplainAnalyze)},
 	{"explain only", `EXPLAIN DELETE FROM users`, func(t *testing.T, r *Result) {
 		s := find(t, r, "DELETE")
 		equal(t, "explain_only", s.ExplainOnly, true)

@@ -220,19 +220,26 @@ func nestedContext(parent protoreflect.Message) (string, bool) {
 	return ContextStatement, false
 }
 
+// explainAnalyze reports whether an EXPLAIN runs its statement. PostgreSQL
+// takes the last of repeated analyze options, so (ANALYZE off, ANALYZE)
+// runs: any analyze option that is, or may be, true counts, whatever its
+// place.
 func (c *stmtCtx) explainAnalyze(e *pg_query.ExplainStmt) bool {
+	runs := false
 	for _, o := range e.GetOptions() {
 		d := o.GetDefElem()
 		if d == nil || d.GetDefname() != "analyze" {
 			continue
 		}
 		if d.GetArg() == nil {
-			return true
+			runs = true
+			continue
 		}
-		v, ok := parseBool(c.constString(d.GetArg()))
-		return !ok || v // unreadable: assume it runs
+		if v, ok := parseBool(c.constString(d.GetArg())); !ok || v { // unreadable: assume it runs
+			runs = true
+		}
 	}
-	return false
+	return runs
 }
 
 // relation records a relation reference.

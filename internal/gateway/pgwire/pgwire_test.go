@@ -322,6 +322,7 @@ func TestRefused(t *testing.T) {
 		"TRUNCATE t",
 		"PREPARE p AS DELETE FROM t; EXECUTE p",
 		"WITH x AS (DELETE FROM t RETURNING *) SELECT * FROM x",
+		"EXPLAIN (ANALYZE off, ANALYZE) DELETE FROM t", // the last analyze option counts
 	}
 	for _, m := range modes[:2] {
 		c := e.connect(m.mode)
