@@ -177,7 +177,10 @@ type Statement struct {
 	ServerAccess []string `json:"server_access"`
 	// Functions is every function called: lower case per identifier
 	// rules, schema-qualified when written so. Also the functions bound by
-	// CREATE TRIGGER, CREATE EVENT TRIGGER, CREATE CAST and CREATE OPERATOR.
+	// CREATE TRIGGER, CREATE EVENT TRIGGER, CREATE CAST and CREATE OPERATOR,
+	// and SQL/JSON syntax by its function's name (json_value, json_table,
+	// merge_action, ...: calls of ordinary functions to a server older than
+	// the syntax).
 	Functions []string `json:"functions"`
 	// DynamicSQL lists SQL that cannot be checked statically: "EXECUTE"
 	// (PL/pgSQL EXECUTE, FOR ... IN EXECUTE, OPEN ... FOR EXECUTE,

@@ -89,6 +89,15 @@ var cases = []struct {
 	{"explain analyze", `EXPLAIN ANALYZE DELETE FROM users`, allRowsDelete(WhereAbsent, ContextExplainAnalyze)},
 	{"explain (analyze)", `EXPLAIN (ANALYZE, BUFFERS) DELETE FROM users`, allRowsDelete(WhereAbsent, ContextExplainAnalyze)},
 	// PostgreSQL takes the last analyze option: this one runs the DELETE.
+	// SQL/JSON syntax is a function call to an older server: listed.
+	{"sql/json syntax", `SELECT json_scalar(1), json_value(j, '$.a'), json_exists(j, '$'), json_query(j, '$'), json_serialize(j), json(j), json_object('a': 1), json_array(1) FROM docs, json_table('{}', '$' COLUMNS (a int)) jt`, func(t *testing.T, r *Result) {
+		for _, f := range []string{"json_scalar", "json_value", "json_exists", "json_query", "json_serialize", "json", "json_object", "json_array", "json_table"} {
+			contains(t, "functions", r.Functions, f)
+		}
+	}},
+	{"merge_action", `MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN UPDATE SET v = s.v RETURNING merge_action()`, func(t *testing.T, r *Result) {
+		contains(t, "functions", r.Functions, "merge_action")
+	}},
 	{"explain (analyze off, analyze)", `EXPLAIN (ANALYZE off, ANALYZE) DELETE FROM users`, allRowsDelete(WhereAbsent, ContextExplainAnalyze)},
 	{"explain (analyse 'yes')", `EXPLAIN (analyse 'yes', costs off) DELETE FROM users`, allRowsDelete(WhereAbsent, ContextExplainAnalyze)},
 	{"explain only", `EXPLAIN DELETE FROM users`, func(t *testing.T, r *Result) {

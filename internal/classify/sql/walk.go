@@ -160,6 +160,10 @@ func (c *stmtCtx) node(m, parent protoreflect.Message, depth int) {
 		c.funcCall(x)
 	case *pg_query.RangeVar:
 		c.relation(x)
+	case *pg_query.JsonScalarExpr, *pg_query.JsonSerializeExpr, *pg_query.JsonParseExpr, *pg_query.JsonFuncExpr,
+		*pg_query.JsonTable, *pg_query.JsonObjectConstructor, *pg_query.JsonArrayConstructor,
+		*pg_query.JsonArrayQueryConstructor, *pg_query.JsonObjectAgg, *pg_query.JsonArrayAgg, *pg_query.MergeSupportFunc:
+		c.calls(syntaxFunction(x))
 	case *pg_query.VariableSetStmt:
 		// SET clauses of CREATE FUNCTION, ALTER SYSTEM, ALTER ROLE ... SET:
 		// part of the enclosing statement.
@@ -486,4 +490,44 @@ func (c *stmtCtx) fastList(ns []*pg_query.Node, depth int) {
 	for _, n := range ns {
 		c.fastOne(n, depth)
 	}
+}
+
+// syntaxFunction names the function a piece of SQL/JSON syntax stands for.
+// The parser here has PostgreSQL 17's grammar, which turns json_scalar(...),
+// json_value(...), merge_action() and the like into nodes of their own; a
+// server older than their syntax parses the same text as calls of ordinary
+// functions of those names, which a user may have created. Recording them in
+// Functions keeps them visible to rules either way.
+func syntaxFunction(n any) string {
+	switch x := n.(type) {
+	case *pg_query.JsonScalarExpr:
+		return "json_scalar"
+	case *pg_query.JsonSerializeExpr:
+		return "json_serialize"
+	case *pg_query.JsonParseExpr:
+		return "json"
+	case *pg_query.JsonFuncExpr:
+		switch x.GetOp() {
+		case pg_query.JsonExprOp_JSON_EXISTS_OP:
+			return "json_exists"
+		case pg_query.JsonExprOp_JSON_QUERY_OP:
+			return "json_query"
+		case pg_query.JsonExprOp_JSON_VALUE_OP:
+			return "json_value"
+		}
+		return "json_table"
+	case *pg_query.JsonTable:
+		return "json_table"
+	case *pg_query.JsonObjectConstructor:
+		return "json_object"
+	case *pg_query.JsonArrayConstructor, *pg_query.JsonArrayQueryConstructor:
+		return "json_array"
+	case *pg_query.JsonObjectAgg:
+		return "json_objectagg"
+	case *pg_query.JsonArrayAgg:
+		return "json_arrayagg"
+	case *pg_query.MergeSupportFunc:
+		return "merge_action"
+	}
+	return ""
 }
