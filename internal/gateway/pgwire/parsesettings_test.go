@@ -131,6 +131,26 @@ func TestParseSettings(t *testing.T) {
 			t.Fatalf("the session goes on after %s", call)
 		}
 	}
+	// Each of those sessions ends with a failed logoff saying why.
+	evs := e.waitEvents(func(evs []*event.Event) bool {
+		n := 0
+		for _, ev := range evs {
+			if ev.Activity == "logoff" && ev.Outcome == event.OutcomeFailure {
+				n++
+			}
+		}
+		return n == 2
+	})
+	var why []string
+	for _, ev := range evs {
+		if ev.Activity == "logoff" && ev.Outcome == event.OutcomeFailure {
+			r, _ := ev.Attrs["reason"].(string)
+			why = append(why, r)
+		}
+	}
+	if len(why) != 2 || !strings.Contains(why[0], "client_encoding to SJIS") || !strings.Contains(why[1], "standard_conforming_strings to off") {
+		t.Errorf("failed logoffs: %q", why)
+	}
 	// Others are not affected.
 	if err := c.QueryRow(ctx, "SELECT 'still here'").Scan(&s); err != nil {
 		t.Fatal(err)

@@ -41,9 +41,18 @@ func (ss *session) run() {
 	}
 	<-upDone
 	ss.upConn.Close()
-	ev := ss.sessionEvent("logoff", event.OutcomeSuccess, map[string]any{
-		"statements": ss.statements.Load(), "refused": ss.refused.Load(),
-	})
+	attrs := map[string]any{"statements": ss.statements.Load(), "refused": ss.refused.Load()}
+	outcome := event.OutcomeSuccess
+	ss.mu.Lock()
+	if ss.misreadBy != "" {
+		// Closed because the upstream now reads statements differently: a
+		// failure, and the statements forwarded after the one that switched
+		// the setting (pipelined behind it) are suspect.
+		outcome, attrs["reason"] = event.OutcomeFailure, "the upstream switched "+ss.misreadBy+
+			", so it reads statements differently from the gateway; statements forwarded after the one that switched it may not be what was recorded"
+	}
+	ss.mu.Unlock()
+	ev := ss.sessionEvent("logoff", outcome, attrs)
 	if err := ss.record(context.Background(), ev); err != nil {
 		ss.srv.logger.Error("session close not recorded", append(ss.log(), keyErr, err)...)
 	}
@@ -447,6 +456,7 @@ func (ss *session) upstreamGone(err error) {
 // from the gateway (see parsesettings.go). ss.mu is held.
 func (ss *session) misread(name, value string) {
 	ss.fatal = true
+	ss.misreadBy = name + " to " + value
 	ss.cw.Write(errorMsg("FATAL", codeInvalidParameterValue, misreadRefusal(name, value), ""))
 	ss.cw.Flush()
 	ss.srv.logger.Error("session closed: the upstream reads statements differently from the gateway",

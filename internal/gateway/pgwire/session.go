@@ -161,6 +161,10 @@ type session struct {
 	queue    fifo
 	txStatus byte
 	fatal    bool // a FATAL error reached the client
+	// misreadBy is the setting the upstream switched to one the gateway
+	// cannot read with ("standard_conforming_strings to off"), which closed
+	// the session.
+	misreadBy string
 
 	// Client loop only.
 	stmts   map[string]*intent
