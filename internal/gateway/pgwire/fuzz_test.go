@@ -158,34 +158,9 @@ func encodeAll(tb testing.TB, msgs ...encoder) []byte {
 // AuthPassword) and returns the connection after the first ReadyForQuery.
 func loginRaw(t testing.TB, e *env) net.Conn {
 	t.Helper()
-	nc, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(e.port))
-	if err != nil {
-		t.Fatal(err)
+	fe, nc := dialStartup(t, e, map[string]string{"user": "alice", "database": "prod"})
+	if er, ok := passwordLogin(t, e, fe).(*pgproto3.ErrorResponse); ok {
+		t.Fatalf("login: %s %s", er.Code, er.Message)
 	}
-	nc.SetDeadline(time.Now().Add(15 * time.Second))
-	fe := pgproto3.NewFrontend(nc, nc)
-	fe.Send(&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersionNumber,
-		Parameters: map[string]string{"user": "alice", "database": "prod"}})
-	if err := fe.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	for {
-		msg, err := fe.Receive()
-		if err != nil {
-			nc.Close()
-			t.Fatalf("login: %v", err)
-		}
-		switch m := msg.(type) {
-		case *pgproto3.AuthenticationCleartextPassword:
-			fe.Send(&pgproto3.PasswordMessage{Password: e.alice})
-			if err := fe.Flush(); err != nil {
-				t.Fatal(err)
-			}
-		case *pgproto3.ErrorResponse:
-			nc.Close()
-			t.Fatalf("login: %s %s", m.Code, m.Message)
-		case *pgproto3.ReadyForQuery:
-			return nc
-		}
-	}
+	return nc
 }

@@ -2,11 +2,8 @@ package pgwire_test
 
 import (
 	"context"
-	"net"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgproto3"
@@ -83,7 +80,8 @@ func TestParseSettings(t *testing.T) {
 	}
 
 	// A startup parameter asking for SJIS: refused at login, recorded.
-	msg := rawStartup(t, e, map[string]string{"user": "alice", "database": "staging", "client_encoding": "SJIS"})
+	fe, _ := dialStartup(t, e, map[string]string{"user": "alice", "database": "staging", "client_encoding": "SJIS"})
+	msg := passwordLogin(t, e, fe)
 	if er, ok := msg.(*pgproto3.ErrorResponse); !ok || er.Severity != "FATAL" || er.Code != "22023" {
 		t.Fatalf("login with client_encoding SJIS: %#v; want FATAL 22023", msg)
 	}
@@ -154,37 +152,5 @@ func TestParseSettings(t *testing.T) {
 	// Others are not affected.
 	if err := c.QueryRow(ctx, "SELECT 'still here'").Scan(&s); err != nil {
 		t.Fatal(err)
-	}
-}
-
-// rawStartup sends a startup message with params, answers a cleartext
-// password request with alice's token, and returns the first message that is
-// neither: an ErrorResponse, or AuthenticationOk.
-func rawStartup(t *testing.T, e *env, params map[string]string) pgproto3.BackendMessage {
-	t.Helper()
-	nc, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(e.port))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	nc.SetDeadline(time.Now().Add(15 * time.Second))
-	fe := pgproto3.NewFrontend(nc, nc)
-	fe.Send(&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersionNumber, Parameters: params})
-	if err := fe.Flush(); err != nil {
-		t.Fatal(err)
-	}
-	for {
-		msg, err := fe.Receive()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, ok := msg.(*pgproto3.AuthenticationCleartextPassword); ok {
-			fe.Send(&pgproto3.PasswordMessage{Password: e.alice})
-			if err := fe.Flush(); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		}
-		return msg
 	}
 }

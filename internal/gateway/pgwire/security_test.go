@@ -62,6 +62,18 @@ func redactDSN(dsn string) string { return tokenRE.ReplaceAllString(dsn, "vgl_â€
 // the gateway's first answer, with the connection for more.
 func firstAuthRequest(t *testing.T, e *env, user, db string) (pgproto3.BackendMessage, *pgproto3.Frontend, net.Conn) {
 	t.Helper()
+	fe, nc := dialStartup(t, e, map[string]string{"user": user, "database": db})
+	msg, err := fe.Receive()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return msg, fe, nc
+}
+
+// dialStartup connects to the gateway and sends a startup message with
+// params; the connection is closed when the test ends.
+func dialStartup(t testing.TB, e *env, params map[string]string) (*pgproto3.Frontend, net.Conn) {
+	t.Helper()
 	nc, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(e.port))
 	if err != nil {
 		t.Fatal(err)
@@ -69,16 +81,34 @@ func firstAuthRequest(t *testing.T, e *env, user, db string) (pgproto3.BackendMe
 	t.Cleanup(func() { nc.Close() })
 	nc.SetDeadline(time.Now().Add(20 * time.Second))
 	fe := pgproto3.NewFrontend(nc, nc)
-	fe.Send(&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersionNumber,
-		Parameters: map[string]string{"user": user, "database": db}})
+	fe.Send(&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersionNumber, Parameters: params})
 	if err := fe.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	msg, err := fe.Receive()
-	if err != nil {
-		t.Fatal(err)
+	return fe, nc
+}
+
+// passwordLogin answers a cleartext password request with alice's token
+// (the env's auth is AuthPassword) and returns the first message that is
+// neither that request nor part of a successful login's preamble: an
+// ErrorResponse, or the first ReadyForQuery.
+func passwordLogin(t testing.TB, e *env, fe *pgproto3.Frontend) pgproto3.BackendMessage {
+	t.Helper()
+	for {
+		msg, err := fe.Receive()
+		if err != nil {
+			t.Fatalf("login: %v", err)
+		}
+		switch msg.(type) {
+		case *pgproto3.AuthenticationCleartextPassword:
+			fe.Send(&pgproto3.PasswordMessage{Password: e.alice})
+			if err := fe.Flush(); err != nil {
+				t.Fatal(err)
+			}
+		case *pgproto3.ErrorResponse, *pgproto3.ReadyForQuery:
+			return msg
+		}
 	}
-	return msg, fe, nc
 }
 
 // logons returns the logon events (successful and failed) of user.
