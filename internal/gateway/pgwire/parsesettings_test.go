@@ -95,6 +95,53 @@ func TestParseSettings(t *testing.T) {
 		t.Error("no failed logon event naming SJIS")
 	}
 
+	// A client encoding the gateway decodes: LATIN1 text is classified and
+	// recorded as the UTF-8 it means, so a byte that is a letter to
+	// PostgreSQL does not make the text unparseable.
+	for _, tc := range []struct{ conn, sql, code, rule string }{
+		{"staging", "SELECT 'caf\xe9' AS w", "", ""},
+		{"prod", "DROP TABLE t -- \xe9t\xe9", "42501", "sql.drop"},
+	} {
+		fe, _ := dialStartup(t, e, map[string]string{"user": "alice", "database": tc.conn, "client_encoding": "LATIN1"})
+		if _, ok := passwordLogin(t, e, fe).(*pgproto3.ReadyForQuery); !ok {
+			t.Fatalf("login with client_encoding LATIN1 refused")
+		}
+		fe.Send(&pgproto3.Query{String: tc.sql})
+		if err := fe.Flush(); err != nil {
+			t.Fatal(err)
+		}
+		var row, code, message string
+		for done := false; !done; {
+			msg, err := fe.Receive()
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch m := msg.(type) {
+			case *pgproto3.DataRow:
+				row = string(m.Values[0])
+			case *pgproto3.ErrorResponse:
+				code, message = m.Code, m.Message
+			case *pgproto3.ReadyForQuery:
+				done = true
+			}
+		}
+		if code != tc.code || !strings.Contains(message, tc.rule) {
+			t.Errorf("%q in LATIN1 on %s: %s %s; want %q naming %q", tc.sql, tc.conn, code, message, tc.code, tc.rule)
+		}
+		if tc.code == "" && row != "caf\xe9" {
+			t.Errorf("%q: row %q", tc.sql, row)
+		}
+	}
+	recorded := false
+	for _, ev := range e.events() {
+		if ev.Attrs["sql.text"] == "SELECT 'café' AS w" {
+			recorded = true
+		}
+	}
+	if !recorded {
+		t.Error("no intent event with the LATIN1 statement as UTF-8")
+	}
+
 	// A default of the database (set behind the gateway's back) that it
 	// cannot read with: refused at login too.
 	var db string

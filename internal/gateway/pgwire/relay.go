@@ -197,8 +197,10 @@ func (ss *session) flushBeforeWait() error {
 
 // decide classifies and decides sql, and records the intent durably. It
 // returns the recorded intent, or the ErrorResponse refusing the statement.
-func (ss *session) decide(sql, protocol, stmtName string) (*intent, []byte) {
+func (ss *session) decide(raw, protocol, stmtName string) (*intent, []byte) {
 	ss.statements.Add(1)
+	enc, _ := ss.clientEnc.Load().(string)
+	sql := toUTF8(enc, raw) // as PostgreSQL reads it; raw is what is forwarded
 	// Earlier messages should not wait for this statement's fsync.
 	ss.flushBeforeWait()
 	ctx := context.Background()
@@ -406,9 +408,13 @@ func (ss *session) onUpstream(typ byte, body, raw []byte) {
 		}
 	case 'S': // ParameterStatus
 		name, rest, _ := cstring(body)
-		if value, _, _ := cstring(rest); misreadSetting(name, value) {
+		value, _, _ := cstring(rest)
+		if misreadSetting(name, value) {
 			ss.misread(name, value)
 			return
+		}
+		if name == "client_encoding" {
+			ss.clientEnc.Store(value)
 		}
 	case '1':
 		ss.popIf(h, 'P')

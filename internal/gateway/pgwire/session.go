@@ -161,6 +161,10 @@ type session struct {
 	queue    fifo
 	txStatus byte
 	fatal    bool // a FATAL error reached the client
+	// clientEnc is the client_encoding the upstream last reported (a
+	// string): statements are decoded from it to UTF-8 before they are
+	// classified.
+	clientEnc atomic.Value
 	// misreadBy is the setting the upstream switched to one the gateway
 	// cannot read with ("standard_conforming_strings to off"), which closed
 	// the session.
@@ -353,6 +357,7 @@ func (ss *session) login() error {
 			return ss.fatalLogin(codeInvalidParameterValue, misreadRefusal(name, value))
 		}
 	}
+	ss.clientEnc.Store(hc.ParameterStatuses["client_encoding"])
 	ss.upConn, ss.upPID, ss.upSecret = hc.Conn, hc.PID, hc.SecretKey
 	// The client's key: the upstream's process ID, so that PQbackendPID,
 	// pg_backend_pid() and the PIDs of notifications agree (a listener
