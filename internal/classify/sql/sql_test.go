@@ -262,6 +262,12 @@ var cases = []struct {
 	{"standard_conforming_strings off", `SET standard_conforming_strings TO off`, func(t *testing.T, r *Result) {
 		contains(t, "safeguard_off", find(t, r, "SET").SafeguardOff, "standard_conforming_strings=off")
 	}},
+	// PostgreSQL takes a unique prefix of off, and 0, as false.
+	{"standard_conforming_strings 'of'", `SET standard_conforming_strings = 'of'; SET standard_conforming_strings = 0`, func(t *testing.T, r *Result) {
+		for _, st := range r.Statements {
+			contains(t, "safeguard_off", st.SafeguardOff, "standard_conforming_strings=off")
+		}
+	}},
 	{"standard_conforming_strings via set_config", `SELECT set_config('standard_conforming_strings', 'false', true)`, func(t *testing.T, r *Result) {
 		contains(t, "safeguard_off", find(t, r, "SELECT").SafeguardOff, "standard_conforming_strings=off")
 	}},
