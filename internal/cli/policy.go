@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/vigil-audit/vigil/internal/classify"
+	"github.com/vigil-audit/vigil/internal/config"
 	"github.com/vigil-audit/vigil/internal/policy"
 	"github.com/vigil-audit/vigil/internal/policy/builtin"
 )
@@ -74,14 +75,45 @@ func (r *ruleFlags) load(extra ...string) (*policy.RuleSet, error) {
 	return policy.Merge(sets...)
 }
 
-func (r *ruleFlags) engine(extra ...string) (*policy.Engine, *policy.RuleSet, error) {
+func (r *ruleFlags) engine(defaults policy.Defaults, extra ...string) (*policy.Engine, *policy.RuleSet, error) {
 	rs, err := r.load(extra...)
 	if err != nil {
 		return nil, nil, err
 	}
-	e := policy.NewEngine(rs, policy.Defaults{})
+	e := policy.NewEngine(rs, defaults)
 	policy.RegisterClassifiers(e)
 	return e, rs, nil
+}
+
+// policyDefaults are what vigil.yaml says about actions no rule decides,
+// and where its named connections lead.
+func policyDefaults(cfg *config.Config) policy.Defaults {
+	d := policy.Defaults{
+		Environment:           cfg.Policy.Defaults.Environment,
+		Fallback:              cfg.Policy.Defaults.Fallback,
+		Connection:            map[string]string{},
+		ConnectionEnvironment: map[string]string{},
+	}
+	for _, c := range cfg.Connections {
+		if c.Default != "" {
+			d.Connection[c.Name] = c.Default
+		}
+		d.ConnectionEnvironment[c.Name] = c.Environment
+	}
+	return d
+}
+
+// configDefaults is policyDefaults of the vigil.yaml at path ("" for none:
+// no defaults, no named connections).
+func configDefaults(path string) (policy.Defaults, error) {
+	if path == "" {
+		return policy.Defaults{}, nil
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		return policy.Defaults{}, err
+	}
+	return policyDefaults(cfg), nil
 }
 
 func runPolicy(ctx context.Context, e *env, args []string) error {
@@ -95,13 +127,18 @@ func runPolicy(ctx context.Context, e *env, args []string) error {
 // A line that is not a valid Action gets a deny decision naming the problem
 // (failing closed), and the command then exits 2.
 func runPolicyEval(ctx context.Context, e *env, args []string) error {
-	fs := newFlags(e, "policy eval", "policy eval [--rules PATH]... [--no-builtin] < actions.jsonl")
+	fs := newFlags(e, "policy eval", "policy eval [--config FILE] [--rules PATH]... [--no-builtin] < actions.jsonl")
 	var rf ruleFlags
 	rf.register(fs)
+	cfgPath := fs.String("config", "", "vigil.yaml whose connections (their environments and defaults) and policy.defaults apply")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
-	eng, _, err := rf.engine()
+	defaults, err := configDefaults(*cfgPath)
+	if err != nil {
+		return err
+	}
+	eng, _, err := rf.engine(defaults)
 	if err != nil {
 		return err
 	}
@@ -148,7 +185,7 @@ func runPolicyTest(ctx context.Context, e *env, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return &exitError{code: exitUsage}
 	}
-	eng, rs, err := rf.engine(fs.Args()...)
+	eng, rs, err := rf.engine(policy.Defaults{}, fs.Args()...)
 	if err != nil {
 		return err
 	}
@@ -185,9 +222,10 @@ func checkKind(kind string) func(context.Context, *env, []string) error {
 
 func runCheckText(ctx context.Context, e *env, kind string, args []string) error {
 	what := map[string]string{classify.KindSQL: "SQL", classify.KindShell: "COMMAND", classify.KindTerraform: "PLAN_JSON_FILE"}[kind]
-	fs := newFlags(e, "check "+kind, "check "+kind+" [--env ENV] [--connection NAME] [--user NAME] [--rules PATH]... ("+what+" | -)")
+	fs := newFlags(e, "check "+kind, "check "+kind+" [--config FILE] [--env ENV] [--connection NAME] [--user NAME] [--rules PATH]... ("+what+" | -)")
 	var rf ruleFlags
 	rf.register(fs)
+	cfgPath := fs.String("config", "", "vigil.yaml whose connections (their environments and defaults) and policy.defaults apply")
 	envName := fs.String("env", "production", "the environment the SQL would run in")
 	conn := fs.String("connection", "", "the named connection it would run on")
 	user := fs.String("user", os.Getenv("USER"), "who would run it")
@@ -211,7 +249,11 @@ func runCheckText(ctx context.Context, e *env, kind string, args []string) error
 		}
 		text = string(b)
 	}
-	eng, _, err := rf.engine()
+	defaults, err := configDefaults(*cfgPath)
+	if err != nil {
+		return err
+	}
+	eng, _, err := rf.engine(defaults)
 	if err != nil {
 		return err
 	}

@@ -96,6 +96,56 @@ func TestPolicyEval(t *testing.T) {
 	}
 }
 
+// TestPolicyConfig: with --config, a named connection decides the
+// environment (the built-in production pack applies to prod-db whatever the
+// action says), and the connection's and environments' defaults apply.
+func TestPolicyConfig(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "vigil.yaml")
+	yaml := `policy:
+  defaults:
+    environment: {staging: review}
+connections:
+  - {name: prod-db, type: postgres, environment: production, upstream: {host: db}, default: deny}
+  - {name: stage-db, type: postgres, environment: staging, upstream: {host: db}}
+`
+	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	in := `{"kind":"sql","connection":"prod-db","actor":{"user":"a"},"sql":"DROP TABLE users"}
+{"kind":"sql","connection":"prod-db","environment":"dev","actor":{"user":"a"},"sql":"TRUNCATE users"}
+{"kind":"sql","connection":"prod-db","actor":{"user":"a"},"sql":"SELECT 1"}
+{"kind":"sql","connection":"stage-db","environment":"production","actor":{"user":"a"},"sql":"DROP TABLE users"}
+`
+	code, out, errs := runIn(t, in, "policy", "eval", "--config", cfg)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	want := []string{"deny sql.drop", "deny sql.truncate", "deny no rule decided; default for connection prod-db", "review no rule decided; default for environment staging"}
+	for i, l := range strings.Split(strings.TrimSpace(out), "\n") {
+		var d struct {
+			Effect, Message string
+			Rules           []struct{ ID string }
+		}
+		if err := json.Unmarshal([]byte(l), &d); err != nil {
+			t.Fatal(err)
+		}
+		got := d.Effect + " " + d.Message
+		if len(d.Rules) > 0 {
+			got = d.Effect + " " + d.Rules[0].ID
+		}
+		if i >= len(want) || got != want[i] {
+			t.Errorf("decision %d: %q; want %q", i+1, got, want)
+		}
+	}
+	// vigil check: the same connection, the same answer, whatever --env says.
+	if code, out, _ := runIn(t, "", "check", "sql", "--config", cfg, "--connection", "prod-db", "--env", "dev", "DROP TABLE users"); code != 1 || !strings.Contains(out, "sql.drop") {
+		t.Errorf("check sql on prod-db with --env dev: exit %d, %q; want 1 naming sql.drop", code, out)
+	}
+	if code, _, errs := runIn(t, "", "check", "sql", "--config", filepath.Join(t.TempDir(), "missing.yaml"), "SELECT 1"); code != 2 || !strings.Contains(errs, "missing.yaml") {
+		t.Errorf("check sql with a missing --config: exit %d, %q; want 2 naming the file", code, errs)
+	}
+}
+
 func TestPolicyTest(t *testing.T) {
 	code, out, _ := runIn(t, "", "policy", "test")
 	if code != 0 || !strings.HasSuffix(strings.TrimSpace(out), "0 failed") {

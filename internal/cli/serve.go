@@ -105,7 +105,7 @@ func runServe(ctx context.Context, e *env, args []string) error {
 		fmt.Fprintf(e.stdout, "Created the first admin token (shown once, store it now):\n\n  %s\n\n", secret)
 	}
 
-	eng, _, err := rf.engine()
+	eng, _, err := rf.engine(policyDefaults(cfg))
 	if err != nil {
 		return err
 	}

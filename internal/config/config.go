@@ -29,6 +29,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/url"
 	"os"
@@ -64,6 +65,7 @@ type Config struct {
 	Detect      Detect       `yaml:"detect"`
 	Alerts      Alerts       `yaml:"alerts"`
 	Reviews     Reviews      `yaml:"reviews"`
+	Policy      Policy       `yaml:"policy"`
 
 	// src is where the values came from, for positions in Validate's errors;
 	// nil for a Config built in code.
@@ -206,7 +208,26 @@ type Connection struct {
 	// RedactLiterals records statements with their literals replaced by
 	// $n (the parser's normalized form) instead of their text.
 	RedactLiterals bool `yaml:"redact_literals"`
+	// Default is the effect for the connection's actions that no rule
+	// decides (allow, deny or review); empty: its environment's default.
+	Default string `yaml:"default"`
 }
+
+// Policy configures the policy engine beyond its rules.
+type Policy struct {
+	Defaults PolicyDefaults `yaml:"defaults"`
+}
+
+// PolicyDefaults decide an action no rule decides: the default of its
+// connection (connections[].default), else the one of its environment, else
+// Fallback, else allow.
+type PolicyDefaults struct {
+	Environment map[string]string `yaml:"environment"` // environment name -> allow, deny or review
+	Fallback    string            `yaml:"fallback"`
+}
+
+// DecisionEffects are the effects a default may have.
+var DecisionEffects = []string{"allow", "deny", "review"}
 
 // TokenRoles are the roles of API tokens (internal/auth), which
 // connections[].roles lists.
@@ -480,6 +501,17 @@ func (c *Config) Validate() error {
 		if u.SSLRootCert != "" && u.SSLMode == "disable" {
 			add(at+".upstream.sslrootcert", "is set but sslmode is disable: no TLS, nothing to verify")
 		}
+		if cn.Default != "" && !slices.Contains(DecisionEffects, cn.Default) {
+			add(at+".default", "%q is not one of %s", cn.Default, strings.Join(DecisionEffects, ", "))
+		}
+	}
+	for _, env := range slices.Sorted(maps.Keys(c.Policy.Defaults.Environment)) {
+		if eff := c.Policy.Defaults.Environment[env]; !slices.Contains(DecisionEffects, eff) {
+			add("policy.defaults.environment."+env, "%q is not one of %s", eff, strings.Join(DecisionEffects, ", "))
+		}
+	}
+	if f := c.Policy.Defaults.Fallback; f != "" && !slices.Contains(DecisionEffects, f) {
+		add("policy.defaults.fallback", "%q is not one of %s", f, strings.Join(DecisionEffects, ", "))
 	}
 	if c.Gateway.Postgres.Listen != "" && len(c.Connections) == 0 {
 		add("gateway.postgres.listen", "the gateway has no connections to serve (add connections:)")

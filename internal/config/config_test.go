@@ -164,7 +164,11 @@ func TestParseErrors(t *testing.T) {
 			`vigil.yaml:2: connections[0].redact_literals: "maybe" is not true or false`},
 		{"future alerting section", "http:\n  listen: 127.0.0.1:1\nalerting: {}\n",
 			`vigil.yaml:3: unknown key "alerting" at top level`},
-		{"future policy section", "policy:\n  packs: [base]\n", `vigil.yaml:1: unknown key "policy" at top level`},
+		{"unknown policy key", "policy:\n  packs: [base]\n", `vigil.yaml:2: unknown key "packs" in policy section`},
+		{"bad defaults", "policy:\n  defaults:\n    environment: {production: block}\n    fallback: maybe\nconnections:\n  - {name: a, type: postgres, upstream: {host: h}, default: permit}\n",
+			"vigil.yaml:6: connections[0].default: \"permit\" is not one of allow, deny, review\n" +
+				"vigil.yaml:3: policy.defaults.environment.production: \"block\" is not one of allow, deny, review\n" +
+				"vigil.yaml:4: policy.defaults.fallback: \"maybe\" is not one of allow, deny, review"},
 		{"ingest section must be a mapping", "ingest: []\n", `vigil.yaml:1: ingest: expected a mapping (key: value), found a list`},
 		{"bad tail source", "ingest:\n  tail:\n    - {source: syslog, path: /var/log}\n", `vigil.yaml:3: ingest.tail[0].source: "syslog" is not one of auditd, cloudtrail, github, jsonl, k8s-audit, pgaudit`},
 		{"mapping on a non-jsonl tail", "ingest:\n  tail:\n    - {source: github, path: /x, mapping: a=b}\n", `vigil.yaml:3: ingest.tail[0].mapping: only a jsonl source takes a mapping`},
@@ -318,6 +322,9 @@ func TestParseValues(t *testing.T) {
 			pg, cn := c.Gateway.Postgres, c.Connections[0]
 			return pg.TLSCert == "/etc/vigil/gw.crt" && pg.TLSKey == "/etc/vigil/gw.key" && pg.Auth == "password" &&
 				slices.Equal(cn.Roles, []string{"admin", "auditor"}) && slices.Equal(cn.Users, []string{"alice"}) && cn.RedactLiterals
+		}},
+		{"policy defaults", "policy:\n  defaults:\n    environment: {production: review}\n    fallback: deny\nconnections:\n  - {name: prod, type: postgres, environment: production, upstream: {host: db}, default: deny}\n", func(c *Config) bool {
+			return c.Policy.Defaults.Environment["production"] == "review" && c.Policy.Defaults.Fallback == "deny" && c.Connections[0].Default == "deny"
 		}},
 		{"upstream sslrootcert", "connections:\n  - {name: prod, type: postgres, upstream: {host: db, sslmode: verify-full, sslrootcert: /etc/ssl/db-ca.pem}}\n", func(c *Config) bool {
 			u := c.Connections[0].Upstream

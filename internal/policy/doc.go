@@ -85,6 +85,8 @@
 // are reported with the effect they would have had and dry_run: true. When no
 // enforced allow, deny or review rule matches, the Defaults decide: the
 // connection's default, else the environment's, else the fallback, else allow.
+// An action naming a connection of Defaults.ConnectionEnvironment is decided
+// in that connection's environment.
 //
 // # Evaluation errors
 //

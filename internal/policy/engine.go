@@ -166,12 +166,15 @@ func (e *Engine) CacheStats() CacheStats {
 }
 
 // Decide classifies a with the classifier registered for its kind, if any,
-// then decides. A classifier error gives a deny Decision together with the
-// error, so a caller that ignores the error still fails closed.
+// then decides. An action naming a connection of Defaults.ConnectionEnvironment
+// gets that connection's environment (a is changed). A classifier error gives
+// a deny Decision together with the error, so a caller that ignores the error
+// still fails closed.
 func (e *Engine) Decide(ctx context.Context, a *classify.Action) (*Decision, error) {
 	if err := ctx.Err(); err != nil {
 		return denyOnError(err), fmt.Errorf("decide: %w", err)
 	}
+	e.place(a)
 	cl := (*e.classifiers.Load())[a.Kind]
 	if cl == nil {
 		return e.decide(a, nil), nil
@@ -267,7 +270,8 @@ func denyOnError(err error) *Decision {
 }
 
 // DecideAttrs decides on a with attrs as its classifier attributes (nil for
-// none), without running a classifier.
+// none), without running a classifier. Like Decide, it sets a's environment
+// from its connection.
 //
 // Evaluation errors (a key missing from a map, a bad glob pattern, ...)
 // fail closed for deny and review rules, and for alert and log rules: the rule
@@ -276,7 +280,16 @@ func denyOnError(err error) *Decision {
 // cannot be evaluated does not match, so an error can never let through what a
 // default deny would stop.
 func (e *Engine) DecideAttrs(a *classify.Action, attrs map[string]any) *Decision {
+	e.place(a)
 	return e.decide(a, e.prepare(a.Kind, attrs))
+}
+
+// place sets a's environment to its connection's, when the connection is a
+// named one (Defaults.ConnectionEnvironment).
+func (e *Engine) place(a *classify.Action) {
+	if env, ok := e.defaults.ConnectionEnvironment[a.Connection]; ok && a.Connection != "" {
+		a.Environment = env
+	}
 }
 
 // decide decides on a with its classification c (nil for none).

@@ -69,6 +69,11 @@ type Defaults struct {
 	Environment map[string]string `json:"environment,omitempty" yaml:"environment"`
 	Connection  map[string]string `json:"connection,omitempty" yaml:"connection"`
 	Fallback    string            `json:"fallback,omitempty" yaml:"fallback"`
+	// ConnectionEnvironment is the environment of each named connection
+	// (vigil.yaml's connections[].environment). An action that names one
+	// of them is decided in that environment, whatever environment it
+	// gives itself: the connection is the authority on where it leads.
+	ConnectionEnvironment map[string]string `json:"connection_environment,omitempty" yaml:"connection_environment"`
 }
 
 // Validate reports default effects that are not allow, deny or review. An
