@@ -170,4 +170,31 @@ func TestPolicyTest(t *testing.T) {
 		!strings.HasSuffix(strings.TrimSpace(out), "1 failed") {
 		t.Fatalf("a failing rule test: exit %d\n%s", code, out)
 	}
+
+	// A fixture file: tests of no one rule, decided by every rule loaded.
+	fixtures := `tests:
+  - name: drop on production
+    input: {kind: sql, environment: production, actor: {user: a}, sql: "DROP TABLE t"}
+    expect: {effect: deny, rule: sql.drop}
+  - name: drop on dev goes to review
+    input: {kind: sql, environment: dev, actor: {user: a}, sql: "DROP TABLE t"}
+    expect: {effect: review, rule: team.no-fridays}
+  - name: a select on dev is denied
+    input: {kind: sql, environment: dev, actor: {user: a}, sql: "SELECT 1"}
+    expect: {effect: deny}
+`
+	if err := os.WriteFile(filepath.Join(dir, "team.tests.yaml"), []byte(fixtures), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ = runIn(t, "", "policy", "test", dir)
+	if code != 1 || !strings.Contains(out, "team.tests.yaml:8: fixture / a select on dev is denied") ||
+		!strings.Contains(out, "effect:   want deny, got allow") || !strings.HasSuffix(strings.TrimSpace(out), "2 failed") {
+		t.Fatalf("fixture tests (two pass, one fails, with the rule's own failing test): exit %d\n%s", code, out)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "bad.tests.yaml"), []byte("tests:\n  - name: x\n    expect: {effect: maybe}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errs := runIn(t, "", "policy", "test", dir); code != 2 || !strings.Contains(errs, "bad.tests.yaml:2") {
+		t.Fatalf("a malformed fixture file: exit %d, %q; want 2 naming file and line", code, errs)
+	}
 }

@@ -78,6 +78,10 @@
 // a rule that refers to none applies to every kind. Then the scope
 // (environments, connections, roles) is checked, then match, then except.
 //
+// A fixture file is a YAML document with a top-level "tests" list (rules
+// optional): tests of no one rule, decided by every rule loaded, run after
+// the inline ones.
+//
 // # Decision
 //
 // Precedence: deny > review > allow. Alert and log rules are reported in

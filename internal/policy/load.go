@@ -73,7 +73,7 @@ type Rule struct {
 
 // Test is one inline test of a rule.
 type Test struct {
-	Rule  string // id of the rule it belongs to
+	Rule  string // id of the rule it belongs to; "" in a fixture file
 	Name  string
 	Input classify.Action
 	// Attrs, when not nil, are the classifier attributes for Input's kind:
@@ -90,9 +90,11 @@ type Expect struct {
 	Rule   string // when set, a rule id that must be among the matched rules
 }
 
-// RuleSet is a set of compiled rules with unique ids, in load order.
+// RuleSet is a set of compiled rules with unique ids, in load order, and the
+// tests of its fixture files.
 type RuleSet struct {
 	rules []*Rule
+	tests []*Test           // from fixture files: tests of no one rule
 	where map[string]string // id -> "file:line", for duplicate errors
 }
 
@@ -116,6 +118,7 @@ func Merge(sets ...*RuleSet) (*RuleSet, error) {
 			out.where[r.ID] = r.File + ":" + strconv.Itoa(r.Line)
 			out.rules = append(out.rules, r)
 		}
+		out.tests = append(out.tests, s.tests...)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -210,7 +213,7 @@ func (l *loader) file(name string, data []byte) {
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
-		l.fail(extra.Line, `a second YAML document starts here; a rule file is one document with a "rules" list`)
+		l.fail(extra.Line, `a second YAML document starts here; a rule file is one document with a "rules" list (and, or instead, a "tests" list)`)
 		return
 	} else if !errors.Is(err, io.EOF) {
 		l.errs = append(l.errs, syntaxError(name, err))
@@ -219,20 +222,25 @@ func (l *loader) file(name string, data []byte) {
 	if len(doc.Content) == 0 {
 		return
 	}
-	top := l.fields(doc.Content[0], "at top level", "rules")
+	top := l.fields(doc.Content[0], "at top level", "rules", "tests")
 	if top == nil {
 		return
 	}
-	rules, ok := top["rules"]
-	if !ok {
-		l.fail(doc.Content[0].Line, `missing key "rules"`)
+	rules, hasRules := top["rules"]
+	tests, hasTests := top["tests"]
+	if !hasRules && !hasTests {
+		l.fail(doc.Content[0].Line, `missing key "rules" (or "tests", for a fixture file)`)
 		return
 	}
-	if !l.kind(rules.val, yaml.SequenceNode, "rules", "a list") {
-		return
+	if hasRules && l.kind(rules.val, yaml.SequenceNode, "rules", "a list") {
+		for _, n := range rules.val.Content {
+			l.rule(n)
+		}
 	}
-	for _, n := range rules.val.Content {
-		l.rule(n)
+	// A fixture file's tests belong to no one rule: the whole engine
+	// decides each, and expect.rule names any rule loaded with it.
+	if hasTests {
+		l.rs.tests = append(l.rs.tests, l.tests("", tests, "fixtures")...)
 	}
 }
 
@@ -328,7 +336,7 @@ func (l *loader) rule(n *yaml.Node) {
 		l.except(r, e, in)
 	}
 	if t, ok := f["tests"]; ok {
-		l.tests(r, t, in)
+		r.Tests = l.tests(r.ID, t, in)
 	}
 	if len(l.errs) == nerrs {
 		l.rs.rules = append(l.rs.rules, r)
@@ -539,17 +547,19 @@ func referencedKinds(a *cel.Ast) []string {
 
 var testKeys = []string{"name", "input", "attrs", "expect"}
 
-// tests parses a rule's inline tests.
-func (l *loader) tests(r *Rule, t field, in string) {
+// tests parses a list of tests: a rule's inline ones (ruleID its id), or a
+// fixture file's (ruleID "").
+func (l *loader) tests(ruleID string, t field, in string) []*Test {
 	if !l.kind(t.val, yaml.SequenceNode, in+": tests", "a list") {
-		return
+		return nil
 	}
+	var out []*Test
 	for i, n := range resolveAlias(t.val).Content {
 		tf := l.fields(n, "in test of "+in, testKeys...)
 		if tf == nil {
 			continue
 		}
-		tc := &Test{Rule: r.ID, File: l.name, Line: resolveAlias(n).Line, Name: "#" + strconv.Itoa(i+1)}
+		tc := &Test{Rule: ruleID, File: l.name, Line: resolveAlias(n).Line, Name: "#" + strconv.Itoa(i+1)}
 		if nf, ok := tf["name"]; ok {
 			if s, _ := l.str(nf); s != "" {
 				tc.Name = s
@@ -592,9 +602,10 @@ func (l *loader) tests(r *Rule, t field, in string) {
 			}
 		}
 		if ok {
-			r.Tests = append(r.Tests, tc)
+			out = append(out, tc)
 		}
 	}
+	return out
 }
 
 // decodeAction decodes a YAML node as Action JSON, strictly.

@@ -17,23 +17,31 @@ type TestResult struct {
 
 // String returns "PASS file:line rule/test" or "FAIL ..." followed by the diff.
 func (r TestResult) String() string {
-	head := fmt.Sprintf("%s:%d: %s / %s", r.Test.File, r.Test.Line, r.Test.Rule, r.Test.Name)
+	owner := r.Test.Rule
+	if owner == "" {
+		owner = "fixture"
+	}
+	head := fmt.Sprintf("%s:%d: %s / %s", r.Test.File, r.Test.Line, owner, r.Test.Name)
 	if r.Pass {
 		return "PASS " + head
 	}
 	return "FAIL " + head + "\n" + r.Diff
 }
 
-// RunTests runs every rule's inline tests against e, in load order. A test
-// with attrs runs DecideAttrs with them; one without runs Decide, with the
-// classifier registered in e for its kind. The whole engine decides, so a
-// test sees every rule e holds, not only its own.
+// RunTests runs every rule's inline tests against e, in load order, then the
+// tests of the fixture files. A test with attrs runs DecideAttrs with them;
+// one without runs Decide, with the classifier registered in e for its kind.
+// The whole engine decides, so a test sees every rule e holds, not only its
+// own.
 func (rs *RuleSet) RunTests(e *Engine) []TestResult {
 	var out []TestResult
 	for _, r := range rs.rules {
 		for _, t := range r.Tests {
 			out = append(out, runTest(e, t))
 		}
+	}
+	for _, t := range rs.tests {
+		out = append(out, runTest(e, t))
 	}
 	return out
 }
