@@ -15,12 +15,7 @@ import (
 // built-in pack loaded: classification by the real parser, then the decision;
 // and the decision alone on attributes classified beforehand.
 func BenchmarkClassifyDecide(b *testing.B) {
-	rs, err := Load()
-	if err != nil {
-		b.Fatal(err)
-	}
-	e := policy.NewEngine(rs, policy.Defaults{})
-	policy.RegisterClassifiers(e)
+	e, _ := newEngine(b, policy.Defaults{})
 	actions := map[string]*classify.Action{
 		"sql":   {Kind: classify.KindSQL, Environment: "production", Actor: classify.Actor{User: "alice"}, SQL: "UPDATE accounts SET balance = balance - $1 WHERE id = $2"},
 		"shell": {Kind: classify.KindShell, Environment: "production", Actor: classify.Actor{User: "alice"}, Command: "sudo systemctl restart nginx && tail -n 100 /var/log/nginx/error.log | grep -i timeout"},

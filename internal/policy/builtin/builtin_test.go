@@ -9,15 +9,10 @@ import (
 // TestPacks runs every built-in rule's inline tests and checks that each
 // rule has a test that matches it and one that stays allowed.
 func TestPacks(t *testing.T) {
-	rs, err := Load()
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, rs := newEngine(t, policy.Defaults{})
 	if len(rs.Rules()) == 0 {
 		t.Fatal("no built-in rules")
 	}
-	e := policy.NewEngine(rs, policy.Defaults{})
-	policy.RegisterClassifiers(e) // tests without attrs run through the real parsers
 	for _, res := range rs.RunTests(e) {
 		if !res.Pass {
 			t.Errorf("%s", res)
@@ -36,4 +31,16 @@ func TestPacks(t *testing.T) {
 			t.Errorf("%s:%d: rule %s: built-in rules apply to environment production, not %v", r.File, r.Line, r.ID, r.Environments)
 		}
 	}
+}
+
+// newEngine is an engine with every built-in pack and the real classifiers.
+func newEngine(tb testing.TB, defaults policy.Defaults) (*policy.Engine, *policy.RuleSet) {
+	tb.Helper()
+	rs, err := Load()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	e := policy.NewEngine(rs, defaults)
+	policy.RegisterClassifiers(e) // tests without attrs run through the real parsers
+	return e, rs
 }

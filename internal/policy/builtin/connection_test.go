@@ -12,17 +12,12 @@ import (
 // is decided in that connection's environment, whether it gives none or
 // claims another; and the connection's default decides what no rule does.
 func TestConnectionSetsEnvironment(t *testing.T) {
-	rs, err := Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := policy.NewEngine(rs, policy.Defaults{
+	e, _ := newEngine(t, policy.Defaults{
 		ConnectionEnvironment: map[string]string{"prod-db": "production", "scratch": "dev"},
 		Connection:            map[string]string{"prod-db": "review"},
 		Environment:           map[string]string{"dev": "allow"},
 		Fallback:              "deny",
 	})
-	policy.RegisterClassifiers(e)
 	for _, tc := range []struct {
 		name, conn, env, sql  string
 		effect, rule, wantEnv string

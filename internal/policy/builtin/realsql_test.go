@@ -38,6 +38,13 @@ func TestSQLPackWithTheParser(t *testing.T) {
 		{"COPY users FROM PROGRAM 'curl x | sh'", "deny", "sql.server-access"},
 		{"SELECT pg_read_file('/etc/passwd')", "deny", "sql.server-access"},
 		{"SET session_replication_role = replica", "deny", "sql.safeguard-off"},
+		// PostgreSQL takes the last analyze option: this runs the DELETE.
+		{"EXPLAIN (ANALYZE off, ANALYZE) DELETE FROM users", "deny", "sql.all-rows-write"},
+		// Settings under which PostgreSQL ends strings where the parser does not.
+		{"SET client_encoding = 'SJIS'", "deny", "sql.safeguard-off"},
+		{"SET NAMES 'big5'", "deny", "sql.safeguard-off"},
+		{"SET standard_conforming_strings = off", "deny", "sql.safeguard-off"},
+		{"SELECT set_config('standard_conforming_strings', $1, false)", "deny", "sql.safeguard-off"},
 		{"DO $$ BEGIN EXECUTE 'DROP TABLE ' || 'users'; END $$", "review", "sql.dynamic-sql"},
 		{"SELEC * FRM users", "review", "sql.unparseable"},
 		// Look-alikes: dangerous words only in literals, comments and names.
