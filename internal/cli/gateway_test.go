@@ -131,12 +131,12 @@ func TestServeGatewayReview(t *testing.T) {
 	defer alice.Close(ctx)
 	defer mallory.Close(ctx)
 	const stmt = `ALTER TABLE accounts DROP COLUMN note`
-	refusedReview := func(c *pgx.Conn, sql string) string {
+	refusedReviewBy := func(c *pgx.Conn, sql, rule string) string {
 		t.Helper()
 		_, err := c.Exec(ctx, sql)
 		var pgErr *pgconn.PgError
-		if !errors.As(err, &pgErr) || pgErr.Code != "42501" || !strings.Contains(pgErr.Message, "sql.drop-column") {
-			t.Fatalf("%s: %v; want 42501 naming sql.drop-column", sql, err)
+		if !errors.As(err, &pgErr) || pgErr.Code != "42501" || !strings.Contains(pgErr.Message, rule) {
+			t.Fatalf("%s: %v; want 42501 naming %s", sql, err, rule)
 		}
 		i := strings.Index(pgErr.Message, "(review ")
 		if i < 0 || !strings.Contains(pgErr.Hint, "vigil review approve") {
@@ -144,6 +144,10 @@ func TestServeGatewayReview(t *testing.T) {
 		}
 		id, _, _ := strings.Cut(pgErr.Message[i+len("(review "):], ")")
 		return id
+	}
+	refusedReview := func(c *pgx.Conn, sql string) string {
+		t.Helper()
+		return refusedReviewBy(c, sql, "sql.drop-column")
 	}
 	columns := func() int {
 		var n int
@@ -198,6 +202,32 @@ func TestServeGatewayReview(t *testing.T) {
 	if n := columns(); n != 2 {
 		t.Fatalf("after the approved statement: %d columns, want 2", n)
 	}
+	// A statement whose literal decides what it does: approving SET ROLE
+	// reporting approves that text, not SET ROLE postgres, which has the
+	// same fingerprint.
+	if _, err := direct.Exec(ctx, `CREATE ROLE reporting`); err != nil {
+		t.Fatal(err)
+	}
+	roleID := refusedReviewBy(alice, `SET ROLE reporting`, "sql.privilege-escalation")
+	for _, approver := range []string{"carol", "dave"} {
+		if code, _, errs := review(approver, "approve", roleID); code != 0 {
+			t.Fatalf("%s approves %s: %s", approver, roleID, errs)
+		}
+	}
+	if _, err := alice.Exec(ctx, `SET ROLE reporting`); err != nil {
+		t.Fatalf("the approved SET ROLE reporting: %v", err)
+	}
+	if _, err := alice.Exec(ctx, `RESET ROLE`); err != nil {
+		t.Fatal(err)
+	}
+	if again := refusedReviewBy(alice, `SET ROLE postgres`, "sql.privilege-escalation"); again == roleID {
+		t.Fatal("SET ROLE postgres ran under the review of SET ROLE reporting")
+	}
+	var who string
+	if err := alice.QueryRow(ctx, `SELECT current_user`).Scan(&who); err != nil || who != "postgres" {
+		t.Fatalf("current_user %q, %v", who, err)
+	}
+
 	if code, _, errs := review("carol", "deny", other, "--comment", "no"); code != 0 {
 		t.Fatalf("carol denies: %s", errs)
 	}
@@ -227,7 +257,8 @@ func TestServeGatewayReview(t *testing.T) {
 		actor, _ := ev["actor"].(map[string]any)
 		story = append(story, fmt.Sprintf("%s:%s", actor["user"], ev["action"]))
 	}
-	want := "alice:review.request carol:review.approve dave:review.approve mallory:review.request alice:review.request carol:review.deny"
+	want := "alice:review.request carol:review.approve dave:review.approve mallory:review.request alice:review.request " +
+		"alice:review.request carol:review.approve dave:review.approve alice:review.request carol:review.deny" // SET ROLE reporting, then postgres
 	if got := strings.Join(story, " "); got != want {
 		t.Fatalf("review events:\n got %s\nwant %s", got, want)
 	}

@@ -11,7 +11,7 @@ func (r *Result) Attrs() map[string]any {
 			stmts[i] = r.Statements[i].attrs()
 		}
 	}
-	m := make(map[string]any, 18)
+	m := make(map[string]any, 19)
 	m["statements"] = stmts
 	m["unparseable"] = r.Unparseable
 	if r.ParseError != "" {
@@ -19,6 +19,7 @@ func (r *Result) Attrs() map[string]any {
 	}
 	m["fingerprint"] = r.Fingerprint
 	m["normalized"] = r.Normalized
+	m["literals_matter"] = r.LiteralsMatter
 	m["commands"] = strList(r.Commands)
 	m["tables"] = strList(r.Tables)
 	m["table_names"] = strList(r.TableNames)

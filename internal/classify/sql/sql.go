@@ -103,6 +103,11 @@ type Result struct {
 	Fingerprint string `json:"fingerprint"`
 	// Normalized is the text with literals replaced by $n.
 	Normalized string `json:"normalized"`
+	// LiteralsMatter is true when the classification read a literal's
+	// value (SET ROLE x, set_config, COPY's file, a function body, SQL
+	// handed to dblink): texts with the same Fingerprint may then do
+	// different things.
+	LiteralsMatter bool `json:"literals_matter"`
 
 	// Aggregates over the statements that run (ExplainOnly excluded).
 	Commands   []string `json:"commands"`    // distinct Statement.Command values
@@ -251,6 +256,7 @@ func classifyText(sql string, sh *Shape) (*Result, bool, error) {
 	if res.Normalized, err = pg_query.Normalize(sql); err != nil {
 		return nil, false, fmt.Errorf("%w: normalize: %w", errInternal, err)
 	}
+	res.LiteralsMatter = w.literalRead
 	res.aggregate()
 	return res, admissible(sql, tree, res, w.literalRead, sh), nil
 }

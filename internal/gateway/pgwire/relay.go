@@ -2,6 +2,8 @@ package pgwire
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"strings"
 	"time"
@@ -220,8 +222,7 @@ func (ss *session) decide(raw, protocol, stmtName string) (*intent, []byte) {
 	ev := ss.intentEvent(a, d, protocol, stmtName)
 	var approved *review.Review
 	if derr == nil && d.Effect == policy.EffectReview && ss.srv.deps.Reviews != nil {
-		fp, _ := ev.Attrs["sql.fingerprint"].(string)
-		r, err := ss.srv.deps.Reviews.Approved(ctx, ss.user, ss.conn.Name, fp)
+		r, err := ss.srv.deps.Reviews.Approved(ctx, ss.user, ss.conn.Name, ss.reviewKey(ev, sql, d.Attrs))
 		if err != nil { // fail closed: the statement waits for review
 			ss.srv.logger.Error("review lookup failed", append(ss.log(), keyErr, err)...)
 		}
@@ -242,7 +243,7 @@ func (ss *session) decide(raw, protocol, stmtName string) (*intent, []byte) {
 	}
 	var reviewRefusal []byte
 	if derr == nil && d.Effect == policy.EffectReview && approved == nil {
-		reviewRefusal = ss.reviewRefusal(ctx, d, &ev)
+		reviewRefusal = ss.reviewRefusal(ctx, d, &ev, ss.reviewKey(ev, sql, d.Attrs))
 	}
 	if err := ss.record(ctx, ev); err != nil {
 		ss.refused.Add(1)
@@ -264,21 +265,45 @@ func (ss *session) decide(raw, protocol, stmtName string) (*intent, []byte) {
 	return &intent{id: ev.ID, sql: sql, verb: ev.Action}, nil
 }
 
+// reviewKey is what an approval of the statement covers. Usually its
+// fingerprint, which ignores literal values. When its classification read a
+// literal (SET ROLE x, set_config, a function body, SQL handed to dblink),
+// the value changes what the statement does, so the key adds a hash of the
+// statement's exact text: approving SET ROLE reporting does not approve
+// SET ROLE postgres. With redact_literals such a statement gets no key (a
+// hash of a short secret can be guessed) and cannot be approved; neither can
+// one without a fingerprint.
+func (ss *session) reviewKey(ev event.Event, sql string, attrs map[string]any) string {
+	fp, _ := ev.Attrs["sql.fingerprint"].(string)
+	m, _ := attrs["sql"].(map[string]any)
+	if matter, _ := m["literals_matter"].(bool); !matter || fp == "" {
+		return fp
+	}
+	if ss.conn.RedactLiterals {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(sql))
+	return fp + ":" + hex.EncodeToString(sum[:16])
+}
+
 // reviewRefusal opens (or finds) the review of a statement the policy sent
 // to review, notes its id in the statement's intent event ev, and returns the
 // ErrorResponse naming it.
-func (ss *session) reviewRefusal(ctx context.Context, d *policy.Decision, ev *event.Event) []byte {
+func (ss *session) reviewRefusal(ctx context.Context, d *policy.Decision, ev *event.Event, key string) []byte {
 	why := ruleText(d, policy.EffectReview)
 	if ss.srv.deps.Reviews == nil {
 		return errorHint(codeInsufficientPrivilege, "review required by Vigil: "+why,
 			"this gateway has no review workflow configured, so the statement cannot be approved here")
 	}
-	fp, _ := ev.Attrs["sql.fingerprint"].(string)
+	if key == "" {
+		return errorHint(codeInsufficientPrivilege, "review required by Vigil: "+why,
+			"this statement cannot be approved through a review: it does not parse, or its literals decide what it does and they are redacted")
+	}
 	text, _ := ev.Attrs["sql.text"].(string)
 	req := review.Request{
 		Requester: ss.user, SrcIP: ss.remote, SessionID: ss.id,
 		Connection: ss.conn.Name, Environment: ss.conn.Environment,
-		Kind: "sql", Fingerprint: fp, Statement: text,
+		Kind: "sql", Fingerprint: key, Statement: text,
 	}
 	if ss.role != "" {
 		req.Roles = []string{ss.role}
