@@ -82,7 +82,11 @@ type Result struct {
 	// LoadBalancerSourceRanges is spec.loadBalancerSourceRanges.
 	LoadBalancerSourceRanges []string `json:"load_balancer_source_ranges"`
 
-	// Exec: the exec, attach or portforward subresource of a pod.
+	// Exec is a way into a running workload: a pod's exec, attach,
+	// portforward or proxy subresource; its ephemeralcontainers (kubectl
+	// debug adds a container, with a shell, to the pod's namespaces); a
+	// service's proxy; and a node's proxy, the kubelet API, whose /exec
+	// and /run reach every pod on the node.
 	Exec bool `json:"exec"`
 }
 
@@ -205,7 +209,9 @@ func Classify(req json.RawMessage) (*Result, error) {
 	default:
 		res.Kind = r.Kind.Kind
 	}
-	if res.Resource == "pods" && slices.Contains([]string{"exec", "attach", "portforward"}, res.Subresource) {
+	switch {
+	case res.Resource == "pods" && slices.Contains([]string{"exec", "attach", "portforward", "proxy", "ephemeralcontainers"}, res.Subresource),
+		(res.Resource == "nodes" || res.Resource == "services") && res.Subresource == "proxy":
 		res.Exec = true
 	}
 

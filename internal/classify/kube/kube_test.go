@@ -37,6 +37,16 @@ func TestClassify(t *testing.T) {
 			func(r *Result) bool { return r.Exec }},
 		{"pods/log is not exec", `{"operation":"CONNECT","resource":{"resource":"pods"},"subResource":"log"}`,
 			func(r *Result) bool { return !r.Exec }},
+		// kubectl debug: a container with a shell added to a running pod.
+		{"ephemeral container is exec", `{"operation":"UPDATE","resource":{"resource":"pods"},"subResource":"ephemeralcontainers"}`,
+			func(r *Result) bool { return r.Exec }},
+		// The kubelet API: /exec and /run on every pod of the node.
+		{"nodes/proxy is exec", `{"operation":"CONNECT","resource":{"resource":"nodes"},"subResource":"proxy"}`,
+			func(r *Result) bool { return r.Exec }},
+		{"pods/proxy is exec", `{"operation":"CONNECT","resource":{"resource":"pods"},"subResource":"proxy"}`,
+			func(r *Result) bool { return r.Exec }},
+		{"pods/status is not exec", `{"operation":"UPDATE","resource":{"resource":"pods"},"subResource":"status"}`,
+			func(r *Result) bool { return !r.Exec }},
 		{"services/proxy is not exec", `{"operation":"CONNECT","resource":{"resource":"services"},"subResource":"exec"}`,
 			func(r *Result) bool { return !r.Exec }},
 		{"statefulset scaled to zero", `{"operation":"UPDATE","resource":{"group":"apps","resource":"statefulsets"},
