@@ -59,7 +59,9 @@
 // # Targets
 //
 // Targets are the operands (non-flag arguments) cleaned with path.Clean, `~` and
-// `$HOME` kept as written. A relative operand is joined to the working
+// `$HOME` kept as written unless `..` climbs out of them: the home directory
+// is unknown and root's is /root, so `~/..` is taken as `/` and `~/../etc` as
+// `/etc`, the worst they can reach. A relative operand is joined to the working
 // directory when a literal `cd DIR` ran earlier in the same shell
 // ([Command.Dir]) and not under a condition: `(cd / && rm -rf *)` targets
 // "/*". URLs are kept as written. Per command: chmod's mode and chown's owner

@@ -57,6 +57,10 @@ var dangerous = []tcase{
 	{"rm --recursive --force /", rmRoot},
 	{"rm -R --force -- /", rmRoot},
 	{"RM=1 rm -rf /", rmRoot},
+	// Climbing out of a home directory: ~ may be /root, so ~/.. may be /.
+	{"rm -rf ~/..", want{cmd: "rm", flags: []string{"force", "recursive"}, targets: []string{"/"}, deletes: []string{"/"}}},
+	{"rm -rf $HOME/../etc", want{cmd: "rm", flags: []string{"force", "recursive"}, targets: []string{"/etc"}, deletes: []string{"/etc"}}},
+	{"rm -rf ~/a/../b", want{cmd: "rm", flags: []string{"force", "recursive"}, targets: []string{"~/b"}, deletes: []string{"~/b"}}},
 	{"/bin/rm -rf /etc", want{cmd: "rm", path: "/bin/rm", flags: []string{"force", "recursive"}, targets: []string{"/etc"}, deletes: []string{"/etc"}}},
 	{"sudo rm -rf /var/lib/postgresql", want{cmd: "rm", wrappers: []string{"sudo"}, targets: []string{"/var/lib/postgresql"}, deletes: []string{"/var/lib/postgresql"}, names: []string{"rm"}}},
 	{"sudo -u root env X=1 nice -n 5 rm -rf /", with(rmRoot, func(w *want) { w.wrappers = []string{"sudo", "env", "nice"}; w.names = []string{"rm"} })},

@@ -289,15 +289,41 @@ func isHex(c byte) bool {
 }
 
 // cleanTarget cleans a path operand, joining a relative one to dir when dir
-// is known. "~" and "$HOME" are kept as written.
+// is known. "~" and "$HOME" are kept as written, unless ".." climbs out of
+// them: the home directory is not known here, and root's (/root) is one
+// level below /, so ~/.. may be / itself. Such a path is resolved as if the
+// home were /root (~/.. is /, ~/../etc is /etc), the worst place it can
+// reach, so that rules see that.
 func cleanTarget(p, dir string) string {
 	if p == "" || strings.Contains(p, "://") {
 		return p
 	}
 	if dir != "" && !isAbsish(p) {
-		return path.Join(dir, p)
+		p = dir + "/" + p
+	}
+	if rest, ok := homeRelative(p); ok {
+		if c := path.Clean("/root/" + rest); c != "/root" && !strings.HasPrefix(c, "/root/") {
+			return c
+		}
 	}
 	return path.Clean(p)
+}
+
+// homeRelative returns what follows the home directory in p (~, ~user,
+// $HOME or ${HOME}, then / or the end), and whether p starts with one.
+func homeRelative(p string) (string, bool) {
+	for _, h := range []string{"$HOME", "${HOME}"} {
+		if rest, ok := strings.CutPrefix(p, h); ok && (rest == "" || rest[0] == '/') {
+			return rest, true
+		}
+	}
+	if !strings.HasPrefix(p, "~") {
+		return "", false
+	}
+	if i := strings.IndexByte(p, '/'); i >= 0 {
+		return p[i:], true
+	}
+	return "", true
 }
 
 // isAbsish reports whether p does not depend on the working directory.
