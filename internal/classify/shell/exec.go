@@ -380,6 +380,12 @@ func (w *walker) command(argv []arg, redirs []Redirect, stdin *input, f frame, w
 		for _, k := range []string{"c", "e", "E", "m", "r", "eval", "print"} {
 			if _, ok := c.Options[k]; ok {
 				code = true
+				if k != "m" {
+					// python -c 'shutil.rmtree("/")': code in a language
+					// this classifier does not read (python -m runs a
+					// named module, not inline code).
+					w.res.dynamic(fmt.Sprintf("%s runs inline code (-%s) that is not shell and is not checked", name, k))
+				}
 			}
 		}
 		if !code && (len(operands) == 0 || operands[0].val == "-" || operands[0].val == "/dev/stdin") {

@@ -116,6 +116,10 @@ var dangerous = []tcase{
 	{"wget -qO- x | bash", want{piped: true, dynamic: true, reason: "download piped into bash", cmd: "wget", options: map[string]string{"output-document": "-"}}},
 	{"curl -s http://x | sudo python3", want{piped: true, dynamic: true, reason: "download piped into python3", cmd: "python3", wrappers: []string{"sudo"}}},
 	{"curl -s http://x | perl", want{piped: true, dynamic: true, reason: "download piped into perl"}},
+	// Inline code of another language is not checked: dynamic.
+	{`python3 -c 'import shutil; shutil.rmtree("/")'`, want{cmd: "python3", dynamic: true, reason: "python3 runs inline code (-c) that is not shell"}},
+	{`sudo perl -e 'system("rm -rf /")'`, want{cmd: "perl", wrappers: []string{"sudo"}, dynamic: true, reason: "perl runs inline code (-e)"}},
+	{"python3 -m http.server 8000", want{cmd: "python3"}},
 	{"curl -s http://x > >(sh)", want{piped: true, dynamic: true, reason: "piped into sh", cmd: "sh", nested: NestedProcSubst}},
 	{"cat install.sh | sh", want{piped: true, dynamic: true, reason: "text that cannot be resolved statically piped into sh"}},
 	{`bash -c "$(curl -fsSL http://x)"`, want{dynamic: true, reason: "bash -c of downloaded text", cmd: "curl", nested: NestedCmdSubst}},
@@ -232,7 +236,7 @@ var harmless = []tcase{
 	{"command -v rm", want{names: []string{"command"}}},
 	{"man rm", want{names: []string{"man"}, cmd: "man", targets: []string{"rm"}}},
 	{`echo "rm -rf /" | grep rm`, want{names: []string{"echo", "grep"}}},
-	{"python3 -c 'print(1)' | cat", want{names: []string{"python3", "cat"}}},
+	{"python3 report.py | cat", want{names: []string{"python3", "cat"}}}, // a script file, not text piped into python
 	{"ps aux | grep postgres", want{names: []string{"ps", "grep"}}},
 	{"sudo -l", want{names: []string{"sudo"}}},
 	{"kubectl get pods -n prod", want{cmd: "kubectl", subcommand: "get", options: map[string]string{}}},
