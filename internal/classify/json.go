@@ -67,9 +67,31 @@ func NonNil(s []string) []string {
 	return s
 }
 
-// WorldCIDR reports whether cidr covers every address: a /0 prefix, whatever
-// address it is written with ("0.0.0.0/0", "::/0", "10.1.2.3/0").
+// WorldCIDR reports whether cidr opens to the internet at large: a /0
+// prefix, whatever address it is written with, or one wide enough that it
+// cannot be anything else, so that splitting the world into halves
+// (0.0.0.0/1 and 128.0.0.0/1) changes nothing. That is an IPv4 prefix of 7
+// bits or fewer (every such range holds public addresses; the private ones
+// are /8 and narrower), and an IPv6 prefix of 15 bits or fewer that
+// overlaps the global unicast space 2000::/3 (fc00::/7 and fe80::/10 do
+// not).
 func WorldCIDR(cidr string) bool {
 	p, err := netip.ParsePrefix(strings.TrimSpace(cidr))
-	return err == nil && p.Bits() == 0
+	if err != nil {
+		return false
+	}
+	switch {
+	case p.Bits() == 0:
+		return true
+	case p.Addr().Is4() || p.Addr().Is4In6() && p.Bits() >= 96:
+		bits := p.Bits()
+		if p.Addr().Is4In6() {
+			bits -= 96
+		}
+		return bits <= 7
+	default:
+		return p.Bits() <= 15 && p.Overlaps(globalUnicast)
+	}
 }
+
+var globalUnicast = netip.MustParsePrefix("2000::/3")

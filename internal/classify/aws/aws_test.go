@@ -48,7 +48,10 @@ func TestClassify(t *testing.T) {
 			func(r *Result) bool {
 				return !r.OpenToWorld && len(r.WorldPorts) == 0 && r.IngressCIDRs[0] == "10.0.0.0/8"
 			}},
-		{"ingress a /1 is not the world", `{"eventSource":"ec2.amazonaws.com","eventName":"AuthorizeSecurityGroupIngress","requestParameters":{"cidrIp":"0.0.0.0/1","ipProtocol":"tcp","fromPort":22,"toPort":22}}`,
+		// Half the internet: the world opened in two halves must not pass.
+		{"ingress a /1 is the world", `{"eventSource":"ec2.amazonaws.com","eventName":"AuthorizeSecurityGroupIngress","requestParameters":{"cidrIp":"0.0.0.0/1","ipProtocol":"tcp","fromPort":22,"toPort":22}}`,
+			func(r *Result) bool { return r.OpenToWorld }},
+		{"ingress a private /8 is not the world", `{"eventSource":"ec2.amazonaws.com","eventName":"AuthorizeSecurityGroupIngress","requestParameters":{"cidrIp":"10.0.0.0/8","ipProtocol":"tcp","fromPort":22,"toPort":22}}`,
 			func(r *Result) bool { return !r.OpenToWorld }},
 		{"egress is not ingress", `{"eventSource":"ec2.amazonaws.com","eventName":"AuthorizeSecurityGroupEgress","requestParameters":{
 			"ipPermissions":{"items":[{"ipProtocol":"-1","ipRanges":{"items":[{"cidrIp":"0.0.0.0/0"}]}}]}}}`,
