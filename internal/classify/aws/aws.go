@@ -495,6 +495,18 @@ func (c *classifier) logging() {
 		c.loggingOff("macie-disabled")
 	case c.is("inspector2", "Disable"):
 		c.loggingOff("inspector-disabled")
+	case c.is("logs", "DeleteLogGroup", "DeleteLogStream"):
+		// Where CloudTrail, flow logs and applications deliver their logs.
+		c.loggingOff("log-group-deleted")
+	case c.is("logs", "PutRetentionPolicy"):
+		if days, ok := c.p["retentionInDays"].(float64); ok && days < 7 {
+			c.loggingOff("log-retention-shortened")
+		}
+	case c.is("s3", "PutBucketLogging"):
+		// An empty BucketLoggingStatus switches server access logging off.
+		if st, ok := c.p["BucketLoggingStatus"].(map[string]any); ok && st["LoggingEnabled"] == nil {
+			c.loggingOff("s3-access-logging-off")
+		}
 	}
 }
 
