@@ -71,6 +71,11 @@ type Result struct {
 	// WildcardVerbs, WildcardResources detail WildcardRules.
 	WildcardVerbs     bool `json:"wildcard_verbs"`
 	WildcardResources bool `json:"wildcard_resources"`
+	// EscalationVerbs are the verbs of a Role or ClusterRole that lead to
+	// more privileges than they name: escalate and bind (grant roles beyond
+	// one's own), impersonate (act as another user, group or service
+	// account).
+	EscalationVerbs []string `json:"escalation_verbs"`
 
 	// ServiceType is spec.type of a Service ("ClusterIP" when absent).
 	ServiceType string `json:"service_type"`
@@ -191,6 +196,7 @@ func Classify(req json.RawMessage) (*Result, error) {
 		ReplicasAfter:            -1,
 		Subjects:                 []string{},
 		LoadBalancerSourceRanges: []string{},
+		EscalationVerbs:          []string{},
 		Pod:                      emptyPod(),
 	}
 	obj, err := decodeObject(r.Object)
@@ -442,6 +448,11 @@ func rbac(o *object, res *Result) {
 			}
 			if slices.Contains(r.Resources, "*") {
 				res.WildcardResources = true
+			}
+			for _, v := range []string{"escalate", "bind", "impersonate"} {
+				if slices.Contains(r.Verbs, v) && !slices.Contains(res.EscalationVerbs, v) {
+					res.EscalationVerbs = append(res.EscalationVerbs, v)
+				}
 			}
 		}
 		res.WildcardRules = res.WildcardVerbs || res.WildcardResources

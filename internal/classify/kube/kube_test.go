@@ -3,6 +3,7 @@ package kube
 import (
 	"encoding/json"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -35,6 +36,10 @@ func TestClassify(t *testing.T) {
 			func(r *Result) bool { return r.Kind == "PodExecOptions" && r.Exec }},
 		{"portforward is exec", `{"operation":"CONNECT","resource":{"resource":"pods"},"subResource":"portforward"}`,
 			func(r *Result) bool { return r.Exec }},
+		{"escalation verbs", `{"operation":"CREATE","resource":{"group":"rbac.authorization.k8s.io","resource":"roles"},"object":{"kind":"Role","rules":[{"verbs":["get","bind"],"resources":["roles"]},{"verbs":["impersonate","bind"],"resources":["users"]}]}}`,
+			func(r *Result) bool {
+				return slices.Equal(r.EscalationVerbs, []string{"bind", "impersonate"}) && !r.WildcardRules
+			}},
 		{"pods/log is not exec", `{"operation":"CONNECT","resource":{"resource":"pods"},"subResource":"log"}`,
 			func(r *Result) bool { return !r.Exec }},
 		// kubectl debug: a container with a shell added to a running pod.
