@@ -98,7 +98,9 @@ func policyDefaults(cfg *config.Config) policy.Defaults {
 		if c.Default != "" {
 			d.Connection[c.Name] = c.Default
 		}
-		d.ConnectionEnvironment[c.Name] = c.Environment
+		if c.Environment != "" { // none configured: the action's own applies
+			d.ConnectionEnvironment[c.Name] = c.Environment
+		}
 	}
 	return d
 }

@@ -107,6 +107,7 @@ func TestPolicyConfig(t *testing.T) {
 connections:
   - {name: prod-db, type: postgres, environment: production, upstream: {host: db}, default: deny}
   - {name: stage-db, type: postgres, environment: staging, upstream: {host: db}}
+  - {name: loose-db, type: postgres, upstream: {host: db}}
 `
 	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
@@ -115,12 +116,17 @@ connections:
 {"kind":"sql","connection":"prod-db","environment":"dev","actor":{"user":"a"},"sql":"TRUNCATE users"}
 {"kind":"sql","connection":"prod-db","actor":{"user":"a"},"sql":"SELECT 1"}
 {"kind":"sql","connection":"stage-db","environment":"production","actor":{"user":"a"},"sql":"DROP TABLE users"}
+{"kind":"sql","connection":"loose-db","environment":"production","actor":{"user":"a"},"sql":"DROP TABLE users"}
 `
 	code, out, errs := runIn(t, in, "policy", "eval", "--config", cfg)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errs)
 	}
-	want := []string{"deny sql.drop", "deny sql.truncate", "deny no rule decided; default for connection prod-db", "review no rule decided; default for environment staging"}
+	want := []string{"deny sql.drop", "deny sql.truncate", "deny no rule decided; default for connection prod-db", "review no rule decided; default for environment staging",
+		"deny sql.drop"} // a connection without an environment leaves the action's own
+	if n := len(strings.Split(strings.TrimSpace(out), "\n")); n != len(want) {
+		t.Fatalf("%d decisions for %d actions:\n%s", n, len(want), out)
+	}
 	for i, l := range strings.Split(strings.TrimSpace(out), "\n") {
 		var d struct {
 			Effect, Message string

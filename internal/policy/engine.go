@@ -287,7 +287,7 @@ func (e *Engine) DecideAttrs(a *classify.Action, attrs map[string]any) *Decision
 // place sets a's environment to its connection's, when the connection is a
 // named one (Defaults.ConnectionEnvironment).
 func (e *Engine) place(a *classify.Action) {
-	if env, ok := e.defaults.ConnectionEnvironment[a.Connection]; ok && a.Connection != "" {
+	if env := e.defaults.ConnectionEnvironment[a.Connection]; env != "" && a.Connection != "" {
 		a.Environment = env
 	}
 }

@@ -72,7 +72,8 @@ type Defaults struct {
 	// ConnectionEnvironment is the environment of each named connection
 	// (vigil.yaml's connections[].environment). An action that names one
 	// of them is decided in that environment, whatever environment it
-	// gives itself: the connection is the authority on where it leads.
+	// gives itself: the connection is the authority on where it leads. An
+	// empty environment leaves the action's own.
 	ConnectionEnvironment map[string]string `json:"connection_environment,omitempty" yaml:"connection_environment"`
 }
 
