@@ -220,9 +220,15 @@ func (ss *session) decide(raw, protocol, stmtName string) (*intent, []byte) {
 		d = refuseParseSetting(d, what)
 	}
 	ev := ss.intentEvent(a, d, protocol, stmtName)
-	var approved *review.Review
+	var (
+		approved  *review.Review
+		reviewKey string // what an approval of this statement covers
+	)
+	if derr == nil && d.Effect == policy.EffectReview {
+		reviewKey = ss.reviewKey(ev, sql, d.Attrs)
+	}
 	if derr == nil && d.Effect == policy.EffectReview && ss.srv.deps.Reviews != nil {
-		r, err := ss.srv.deps.Reviews.Approved(ctx, ss.user, ss.conn.Name, ss.reviewKey(ev, sql, d.Attrs))
+		r, err := ss.srv.deps.Reviews.Approved(ctx, ss.user, ss.conn.Name, reviewKey)
 		if err != nil { // fail closed: the statement waits for review
 			ss.srv.logger.Error("review lookup failed", append(ss.log(), keyErr, err)...)
 		}
@@ -243,7 +249,7 @@ func (ss *session) decide(raw, protocol, stmtName string) (*intent, []byte) {
 	}
 	var reviewRefusal []byte
 	if derr == nil && d.Effect == policy.EffectReview && approved == nil {
-		reviewRefusal = ss.reviewRefusal(ctx, d, &ev, ss.reviewKey(ev, sql, d.Attrs))
+		reviewRefusal = ss.reviewRefusal(ctx, d, &ev, reviewKey)
 	}
 	if err := ss.record(ctx, ev); err != nil {
 		ss.refused.Add(1)
