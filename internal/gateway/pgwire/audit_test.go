@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -132,12 +130,7 @@ func TestCloseAfterDurable(t *testing.T) {
 			// Cleartext password, which this hand-driven client speaks.
 			e := newEnvWith(t, envOptions{audit: mode, auth: pgwire.AuthPassword})
 			setupTable(t, e)
-			nc, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(e.port))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer nc.Close()
-			nc.SetDeadline(time.Now().Add(20 * time.Second))
+			nc := dial(t, e)
 			fe := pgproto3.NewFrontend(nc, nc)
 			recvUntilReady := func() {
 				t.Helper()

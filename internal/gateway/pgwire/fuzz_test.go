@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"net"
-	"strconv"
 	"testing"
 	"time"
 
@@ -100,11 +99,7 @@ func FuzzPreAuth(f *testing.F) {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, stream []byte) {
-		nc, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(e.port))
-		if err != nil {
-			t.Fatal(err)
-		}
-		sendAndCheck(t, e, nc, stream)
+		sendAndCheck(t, e, dial(t, e), stream)
 	})
 }
 

@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"encoding/base64"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -70,9 +71,9 @@ func firstAuthRequest(t *testing.T, e *env, user, db string) (pgproto3.BackendMe
 	return msg, fe, nc
 }
 
-// dialStartup connects to the gateway and sends a startup message with
-// params; the connection is closed when the test ends.
-func dialStartup(t testing.TB, e *env, params map[string]string) (*pgproto3.Frontend, net.Conn) {
+// dial connects to the gateway; the connection is closed when the test
+// ends.
+func dial(t testing.TB, e *env) net.Conn {
 	t.Helper()
 	nc, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(e.port))
 	if err != nil {
@@ -80,12 +81,26 @@ func dialStartup(t testing.TB, e *env, params map[string]string) (*pgproto3.Fron
 	}
 	t.Cleanup(func() { nc.Close() })
 	nc.SetDeadline(time.Now().Add(20 * time.Second))
-	fe := pgproto3.NewFrontend(nc, nc)
+	return nc
+}
+
+// startup sends a startup message with params over c.
+func startup(t testing.TB, c io.ReadWriter, params map[string]string) *pgproto3.Frontend {
+	t.Helper()
+	fe := pgproto3.NewFrontend(c, c)
 	fe.Send(&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersionNumber, Parameters: params})
 	if err := fe.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	return fe, nc
+	return fe
+}
+
+// dialStartup connects to the gateway and sends a startup message with
+// params; the connection is closed when the test ends.
+func dialStartup(t testing.TB, e *env, params map[string]string) (*pgproto3.Frontend, net.Conn) {
+	t.Helper()
+	nc := dial(t, e)
+	return startup(t, nc, params), nc
 }
 
 // passwordLogin answers a cleartext password request with alice's token
@@ -666,12 +681,7 @@ func TestRedactLiterals(t *testing.T) {
 // handshake, without verifying the certificate).
 func tlsAuthRequest(t *testing.T, e *env, user string) (pgproto3.BackendMessage, *pgproto3.Frontend) {
 	t.Helper()
-	nc, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(e.port))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { nc.Close() })
-	nc.SetDeadline(time.Now().Add(20 * time.Second))
+	nc := dial(t, e)
 	if _, err := nc.Write([]byte{0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f}); err != nil { // SSLRequest
 		t.Fatal(err)
 	}
@@ -683,12 +693,7 @@ func tlsAuthRequest(t *testing.T, e *env, user string) (pgproto3.BackendMessage,
 	if err := tc.Handshake(); err != nil {
 		t.Fatal(err)
 	}
-	fe := pgproto3.NewFrontend(tc, tc)
-	fe.Send(&pgproto3.StartupMessage{ProtocolVersion: pgproto3.ProtocolVersionNumber,
-		Parameters: map[string]string{"user": user, "database": "prod"}})
-	if err := fe.Flush(); err != nil {
-		t.Fatal(err)
-	}
+	fe := startup(t, tc, map[string]string{"user": user, "database": "prod"})
 	msg, err := fe.Receive()
 	if err != nil {
 		t.Fatal(err)
