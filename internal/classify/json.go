@@ -1,13 +1,14 @@
 package classify
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"strings"
 )
 
-// Helpers for the classifiers that read decoded JSON (map[string]any): the
-// AWS and Terraform ones.
+// Helpers for the classifiers of JSON actions: decoding them (Decode), and
+// reading decoded JSON (map[string]any), as the AWS and Terraform ones do.
 
 // String returns v if it is a JSON string, else "".
 func String(v any) string {
@@ -57,6 +58,18 @@ func Objects(v any) []map[string]any {
 		}
 	}
 	return out
+}
+
+// Decode unmarshals raw, the JSON a classifier takes, into v. Errors name
+// the classifier and what raw is: "aws: empty record", "aws: record: ...".
+func Decode(raw json.RawMessage, v any, classifier, what string) error {
+	if len(raw) == 0 {
+		return fmt.Errorf("%s: empty %s", classifier, what)
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return fmt.Errorf("%s: %s: %w", classifier, what, err)
+	}
+	return nil
 }
 
 // NonNil returns s, or an empty list for nil, so that it encodes as [].

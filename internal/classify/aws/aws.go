@@ -16,7 +16,6 @@ package aws
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/url"
 	"slices"
@@ -116,12 +115,9 @@ type record struct {
 // Classify classifies rec, one CloudTrail-shaped record. It fails only when
 // rec is not a JSON object or its top-level fields have the wrong type.
 func Classify(rec json.RawMessage) (*Result, error) {
-	if len(rec) == 0 {
-		return nil, errors.New("aws: empty record")
-	}
 	var r record
-	if err := json.Unmarshal(rec, &r); err != nil {
-		return nil, fmt.Errorf("aws: record: %w", err)
+	if err := classify.Decode(rec, &r, "aws", "record"); err != nil {
+		return nil, err
 	}
 	res := &Result{
 		Service:             strings.TrimSuffix(r.EventSource, ".amazonaws.com"),

@@ -15,7 +15,6 @@ package kube
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -174,12 +173,9 @@ type object struct {
 // Classify classifies req, the `request` object of an AdmissionReview v1.
 // It fails only when req is not a JSON object or a field has the wrong type.
 func Classify(req json.RawMessage) (*Result, error) {
-	if len(req) == 0 {
-		return nil, errors.New("kubernetes: empty admission request")
-	}
 	var r request
-	if err := json.Unmarshal(req, &r); err != nil {
-		return nil, fmt.Errorf("kubernetes: admission request: %w", err)
+	if err := classify.Decode(req, &r, "kubernetes", "admission request"); err != nil {
+		return nil, err
 	}
 	res := &Result{
 		Operation:                strings.ToUpper(r.Operation),

@@ -14,7 +14,6 @@ package tfplan
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -125,12 +124,9 @@ type plan struct {
 // Classify classifies p, the output of `terraform show -json` for a plan. It
 // fails only when p is not a JSON object of that shape.
 func Classify(p json.RawMessage) (*Result, error) {
-	if len(p) == 0 {
-		return nil, errors.New("terraform: empty plan")
-	}
 	var pl plan
-	if err := json.Unmarshal(p, &pl); err != nil {
-		return nil, fmt.Errorf("terraform: plan: %w", err)
+	if err := classify.Decode(p, &pl, "terraform", "plan"); err != nil {
+		return nil, err
 	}
 	res := &Result{
 		FormatVersion:    pl.FormatVersion,
