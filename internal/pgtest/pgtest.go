@@ -474,7 +474,7 @@ func (s *Server) RootCert() string { return s.rootCert }
 // launch starts postgres on a fresh port and waits until it accepts
 // connections. retry reports a failure that another port may cure.
 func launch(bin, dir, data string, who runAs, opts Options) (s *Server, retry bool, err error) {
-	port, err := freePort()
+	port, err := FreePort()
 	if err != nil {
 		return nil, false, err
 	}
@@ -603,7 +603,8 @@ func removeAbandoned(base string) {
 	}
 }
 
-func freePort() (int, error) {
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, fmt.Errorf("pgtest: find a free port: %w", err)
@@ -644,6 +645,3 @@ func StartAsServerUser(cmd *exec.Cmd, dirs ...string) error {
 	}
 	return nil
 }
-
-// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func FreePort() (int, error) { return freePort() }
