@@ -47,6 +47,7 @@ package sql
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"unicode/utf8"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
@@ -288,6 +289,7 @@ func (r *Result) aggregate() {
 	for i := range r.Statements {
 		s := &r.Statements[i]
 		s.normalize()
+		s.own()
 		if s.ExplainOnly {
 			continue
 		}
@@ -329,6 +331,23 @@ func (s *Statement) normalize() {
 	nonNil(&s.Functions)
 	nonNil(&s.DynamicSQL)
 	nonNil(&s.SafeguardOff)
+}
+
+// own gives the Statement copies of the strings it took from the parse
+// tree. The tree's strings share the memory of libpg_query's JSON output
+// (decodeTree), about ten times the size of the text, which a cached
+// classification must not keep alive.
+func (s *Statement) own() {
+	s.DropObjectType = strings.Clone(s.DropObjectType)
+	lists := [...][]string{s.Relations, s.Tables, s.PrivilegeEscalation, s.ServerAccess, s.Functions, s.DynamicSQL, s.SafeguardOff}
+	if len(s.Tables) > 0 && len(s.Relations) > 0 && &s.Tables[0] == &s.Relations[0] {
+		lists[1] = nil // Tables is Relations
+	}
+	for _, l := range lists {
+		for i, v := range l {
+			l[i] = strings.Clone(v)
+		}
+	}
 }
 
 func nonNil(p *[]string) {
