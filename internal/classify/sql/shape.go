@@ -8,6 +8,7 @@ import (
 	pg_query "github.com/pganalyze/pg_query_go/v6"
 	"github.com/pganalyze/pg_query_go/v6/parser"
 	"google.golang.org/protobuf/encoding/protowire"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
@@ -231,17 +232,18 @@ type shapeCheck struct {
 	consts   []int // A_Const locations outside type names
 	maxParam int32
 	ok       bool
+	stack    []proto.Message // as walker.stack
 }
 
-func (s *shapeCheck) walk(m protoreflect.Message, inType bool, depth int) {
+func (s *shapeCheck) walk(m proto.Message, inType bool, depth int) {
 	if !s.ok {
 		return
 	}
-	if depth > MaxDepth || !allowedNodes[m.Descriptor().Name()] {
+	if depth > MaxDepth || !allowedNodes[m.ProtoReflect().Descriptor().Name()] {
 		s.ok = false
 		return
 	}
-	switch x := m.Interface().(type) {
+	switch x := m.(type) {
 	case *pg_query.A_Const:
 		if !inType && x.GetLocation() >= 0 {
 			s.consts = append(s.consts, int(x.GetLocation()))
@@ -259,20 +261,12 @@ func (s *shapeCheck) walk(m protoreflect.Message, inType bool, depth int) {
 	case *pg_query.TypeName:
 		inType = true // Normalize leaves typmods alone
 	}
-	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-		if fd.Kind() != protoreflect.MessageKind {
-			return true
-		}
-		if fd.IsList() {
-			l := v.List()
-			for i := 0; i < l.Len() && s.ok; i++ {
-				s.walk(l.Get(i).Message(), inType, depth+1)
-			}
-		} else {
-			s.walk(v.Message(), inType, depth+1)
-		}
-		return s.ok
-	})
+	start := len(s.stack)
+	s.stack = appendChildren(s.stack, m)
+	for i, end := start, len(s.stack); i < end && s.ok; i++ {
+		s.walk(s.stack[i], inType, depth+1)
+	}
+	s.stack = s.stack[:start]
 }
 
 // admissible reports whether res, the classification of text (parsed into
@@ -295,7 +289,7 @@ func admissible(text string, tree *pg_query.ParseResult, res *Result, literalRea
 	}
 	s := shapeCheck{ok: true}
 	for _, raw := range tree.GetStmts() {
-		m := inner(raw.GetStmt())
+		m := nodeInner(raw.GetStmt())
 		if m == nil {
 			return false
 		}

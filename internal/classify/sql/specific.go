@@ -78,17 +78,17 @@ func (c *stmtCtx) specific(m proto.Message) {
 	switch x := m.(type) {
 	case *pg_query.DeleteStmt:
 		c.setTables(rangeVarName(x.GetRelation()))
-		s.Where = whereKind(x.GetWhereClause(), x.GetRelation())
+		s.Where = c.w.whereKind(x.GetWhereClause(), x.GetRelation())
 		s.JoinWithoutWhere = len(x.GetUsingClause()) > 0 && s.Where == WhereAbsent
 		s.AllRows = s.Where != WherePresent || s.JoinWithoutWhere
 	case *pg_query.UpdateStmt:
 		c.setTables(rangeVarName(x.GetRelation()))
-		s.Where = whereKind(x.GetWhereClause(), x.GetRelation())
+		s.Where = c.w.whereKind(x.GetWhereClause(), x.GetRelation())
 		s.JoinWithoutWhere = len(x.GetFromClause()) > 0 && s.Where == WhereAbsent
 		s.AllRows = s.Where != WherePresent || s.JoinWithoutWhere
 	case *pg_query.MergeStmt:
 		c.setTables(rangeVarName(x.GetRelation()))
-		s.Where = whereKind(x.GetJoinCondition(), x.GetRelation())
+		s.Where = c.w.whereKind(x.GetJoinCondition(), x.GetRelation())
 		for _, n := range x.GetMergeWhenClauses() {
 			w := n.GetMergeWhenClause()
 			ct := w.GetCommandType()
@@ -101,7 +101,7 @@ func (c *stmtCtx) specific(m proto.Message) {
 					s.AllRows = true
 				}
 			case pg_query.MergeMatchKind_MERGE_WHEN_NOT_MATCHED_BY_SOURCE:
-				if whereKind(w.GetCondition(), x.GetRelation()) != WherePresent {
+				if c.w.whereKind(w.GetCondition(), x.GetRelation()) != WherePresent {
 					s.AllRows = true
 				}
 			}

@@ -185,7 +185,11 @@ func (d *treeDecoder) moreElem() bool {
 func (d *treeDecoder) nodes() []*pg_query.Node {
 	var out []*pg_query.Node
 	for ok := d.firstElem(); ok; ok = d.moreElem() {
-		out = append(out, d.node())
+		n := d.node()
+		if n == nil {
+			d.fail() // a list holds no nulls
+		}
+		out = append(out, n)
 	}
 	return out
 }

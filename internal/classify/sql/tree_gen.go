@@ -2,7 +2,10 @@
 
 package sql
 
-import pg_query "github.com/pganalyze/pg_query_go/v6"
+import (
+	pg_query "github.com/pganalyze/pg_query_go/v6"
+	"google.golang.org/protobuf/proto"
+)
 
 // node decodes a Node: one key, the node type's name.
 func (d *treeDecoder) node() *pg_query.Node {
@@ -2704,6 +2707,3285 @@ func (d *treeDecoder) node() *pg_query.Node {
 		d.fail()
 	}
 	return n
+}
+
+// nodeInner returns the message a Node holds, or nil.
+func nodeInner(n *pg_query.Node) proto.Message {
+	switch x := n.GetNode().(type) {
+	case *pg_query.Node_Alias:
+		if x.Alias != nil {
+			return x.Alias
+		}
+	case *pg_query.Node_RangeVar:
+		if x.RangeVar != nil {
+			return x.RangeVar
+		}
+	case *pg_query.Node_TableFunc:
+		if x.TableFunc != nil {
+			return x.TableFunc
+		}
+	case *pg_query.Node_IntoClause:
+		if x.IntoClause != nil {
+			return x.IntoClause
+		}
+	case *pg_query.Node_Var:
+		if x.Var != nil {
+			return x.Var
+		}
+	case *pg_query.Node_Param:
+		if x.Param != nil {
+			return x.Param
+		}
+	case *pg_query.Node_Aggref:
+		if x.Aggref != nil {
+			return x.Aggref
+		}
+	case *pg_query.Node_GroupingFunc:
+		if x.GroupingFunc != nil {
+			return x.GroupingFunc
+		}
+	case *pg_query.Node_WindowFunc:
+		if x.WindowFunc != nil {
+			return x.WindowFunc
+		}
+	case *pg_query.Node_WindowFuncRunCondition:
+		if x.WindowFuncRunCondition != nil {
+			return x.WindowFuncRunCondition
+		}
+	case *pg_query.Node_MergeSupportFunc:
+		if x.MergeSupportFunc != nil {
+			return x.MergeSupportFunc
+		}
+	case *pg_query.Node_SubscriptingRef:
+		if x.SubscriptingRef != nil {
+			return x.SubscriptingRef
+		}
+	case *pg_query.Node_FuncExpr:
+		if x.FuncExpr != nil {
+			return x.FuncExpr
+		}
+	case *pg_query.Node_NamedArgExpr:
+		if x.NamedArgExpr != nil {
+			return x.NamedArgExpr
+		}
+	case *pg_query.Node_OpExpr:
+		if x.OpExpr != nil {
+			return x.OpExpr
+		}
+	case *pg_query.Node_DistinctExpr:
+		if x.DistinctExpr != nil {
+			return x.DistinctExpr
+		}
+	case *pg_query.Node_NullIfExpr:
+		if x.NullIfExpr != nil {
+			return x.NullIfExpr
+		}
+	case *pg_query.Node_ScalarArrayOpExpr:
+		if x.ScalarArrayOpExpr != nil {
+			return x.ScalarArrayOpExpr
+		}
+	case *pg_query.Node_BoolExpr:
+		if x.BoolExpr != nil {
+			return x.BoolExpr
+		}
+	case *pg_query.Node_SubLink:
+		if x.SubLink != nil {
+			return x.SubLink
+		}
+	case *pg_query.Node_SubPlan:
+		if x.SubPlan != nil {
+			return x.SubPlan
+		}
+	case *pg_query.Node_AlternativeSubPlan:
+		if x.AlternativeSubPlan != nil {
+			return x.AlternativeSubPlan
+		}
+	case *pg_query.Node_FieldSelect:
+		if x.FieldSelect != nil {
+			return x.FieldSelect
+		}
+	case *pg_query.Node_FieldStore:
+		if x.FieldStore != nil {
+			return x.FieldStore
+		}
+	case *pg_query.Node_RelabelType:
+		if x.RelabelType != nil {
+			return x.RelabelType
+		}
+	case *pg_query.Node_CoerceViaIo:
+		if x.CoerceViaIo != nil {
+			return x.CoerceViaIo
+		}
+	case *pg_query.Node_ArrayCoerceExpr:
+		if x.ArrayCoerceExpr != nil {
+			return x.ArrayCoerceExpr
+		}
+	case *pg_query.Node_ConvertRowtypeExpr:
+		if x.ConvertRowtypeExpr != nil {
+			return x.ConvertRowtypeExpr
+		}
+	case *pg_query.Node_CollateExpr:
+		if x.CollateExpr != nil {
+			return x.CollateExpr
+		}
+	case *pg_query.Node_CaseExpr:
+		if x.CaseExpr != nil {
+			return x.CaseExpr
+		}
+	case *pg_query.Node_CaseWhen:
+		if x.CaseWhen != nil {
+			return x.CaseWhen
+		}
+	case *pg_query.Node_CaseTestExpr:
+		if x.CaseTestExpr != nil {
+			return x.CaseTestExpr
+		}
+	case *pg_query.Node_ArrayExpr:
+		if x.ArrayExpr != nil {
+			return x.ArrayExpr
+		}
+	case *pg_query.Node_RowExpr:
+		if x.RowExpr != nil {
+			return x.RowExpr
+		}
+	case *pg_query.Node_RowCompareExpr:
+		if x.RowCompareExpr != nil {
+			return x.RowCompareExpr
+		}
+	case *pg_query.Node_CoalesceExpr:
+		if x.CoalesceExpr != nil {
+			return x.CoalesceExpr
+		}
+	case *pg_query.Node_MinMaxExpr:
+		if x.MinMaxExpr != nil {
+			return x.MinMaxExpr
+		}
+	case *pg_query.Node_SqlvalueFunction:
+		if x.SqlvalueFunction != nil {
+			return x.SqlvalueFunction
+		}
+	case *pg_query.Node_XmlExpr:
+		if x.XmlExpr != nil {
+			return x.XmlExpr
+		}
+	case *pg_query.Node_JsonFormat:
+		if x.JsonFormat != nil {
+			return x.JsonFormat
+		}
+	case *pg_query.Node_JsonReturning:
+		if x.JsonReturning != nil {
+			return x.JsonReturning
+		}
+	case *pg_query.Node_JsonValueExpr:
+		if x.JsonValueExpr != nil {
+			return x.JsonValueExpr
+		}
+	case *pg_query.Node_JsonConstructorExpr:
+		if x.JsonConstructorExpr != nil {
+			return x.JsonConstructorExpr
+		}
+	case *pg_query.Node_JsonIsPredicate:
+		if x.JsonIsPredicate != nil {
+			return x.JsonIsPredicate
+		}
+	case *pg_query.Node_JsonBehavior:
+		if x.JsonBehavior != nil {
+			return x.JsonBehavior
+		}
+	case *pg_query.Node_JsonExpr:
+		if x.JsonExpr != nil {
+			return x.JsonExpr
+		}
+	case *pg_query.Node_JsonTablePath:
+		if x.JsonTablePath != nil {
+			return x.JsonTablePath
+		}
+	case *pg_query.Node_JsonTablePathScan:
+		if x.JsonTablePathScan != nil {
+			return x.JsonTablePathScan
+		}
+	case *pg_query.Node_JsonTableSiblingJoin:
+		if x.JsonTableSiblingJoin != nil {
+			return x.JsonTableSiblingJoin
+		}
+	case *pg_query.Node_NullTest:
+		if x.NullTest != nil {
+			return x.NullTest
+		}
+	case *pg_query.Node_BooleanTest:
+		if x.BooleanTest != nil {
+			return x.BooleanTest
+		}
+	case *pg_query.Node_MergeAction:
+		if x.MergeAction != nil {
+			return x.MergeAction
+		}
+	case *pg_query.Node_CoerceToDomain:
+		if x.CoerceToDomain != nil {
+			return x.CoerceToDomain
+		}
+	case *pg_query.Node_CoerceToDomainValue:
+		if x.CoerceToDomainValue != nil {
+			return x.CoerceToDomainValue
+		}
+	case *pg_query.Node_SetToDefault:
+		if x.SetToDefault != nil {
+			return x.SetToDefault
+		}
+	case *pg_query.Node_CurrentOfExpr:
+		if x.CurrentOfExpr != nil {
+			return x.CurrentOfExpr
+		}
+	case *pg_query.Node_NextValueExpr:
+		if x.NextValueExpr != nil {
+			return x.NextValueExpr
+		}
+	case *pg_query.Node_InferenceElem:
+		if x.InferenceElem != nil {
+			return x.InferenceElem
+		}
+	case *pg_query.Node_TargetEntry:
+		if x.TargetEntry != nil {
+			return x.TargetEntry
+		}
+	case *pg_query.Node_RangeTblRef:
+		if x.RangeTblRef != nil {
+			return x.RangeTblRef
+		}
+	case *pg_query.Node_JoinExpr:
+		if x.JoinExpr != nil {
+			return x.JoinExpr
+		}
+	case *pg_query.Node_FromExpr:
+		if x.FromExpr != nil {
+			return x.FromExpr
+		}
+	case *pg_query.Node_OnConflictExpr:
+		if x.OnConflictExpr != nil {
+			return x.OnConflictExpr
+		}
+	case *pg_query.Node_Query:
+		if x.Query != nil {
+			return x.Query
+		}
+	case *pg_query.Node_TypeName:
+		if x.TypeName != nil {
+			return x.TypeName
+		}
+	case *pg_query.Node_ColumnRef:
+		if x.ColumnRef != nil {
+			return x.ColumnRef
+		}
+	case *pg_query.Node_ParamRef:
+		if x.ParamRef != nil {
+			return x.ParamRef
+		}
+	case *pg_query.Node_AExpr:
+		if x.AExpr != nil {
+			return x.AExpr
+		}
+	case *pg_query.Node_TypeCast:
+		if x.TypeCast != nil {
+			return x.TypeCast
+		}
+	case *pg_query.Node_CollateClause:
+		if x.CollateClause != nil {
+			return x.CollateClause
+		}
+	case *pg_query.Node_RoleSpec:
+		if x.RoleSpec != nil {
+			return x.RoleSpec
+		}
+	case *pg_query.Node_FuncCall:
+		if x.FuncCall != nil {
+			return x.FuncCall
+		}
+	case *pg_query.Node_AStar:
+		if x.AStar != nil {
+			return x.AStar
+		}
+	case *pg_query.Node_AIndices:
+		if x.AIndices != nil {
+			return x.AIndices
+		}
+	case *pg_query.Node_AIndirection:
+		if x.AIndirection != nil {
+			return x.AIndirection
+		}
+	case *pg_query.Node_AArrayExpr:
+		if x.AArrayExpr != nil {
+			return x.AArrayExpr
+		}
+	case *pg_query.Node_ResTarget:
+		if x.ResTarget != nil {
+			return x.ResTarget
+		}
+	case *pg_query.Node_MultiAssignRef:
+		if x.MultiAssignRef != nil {
+			return x.MultiAssignRef
+		}
+	case *pg_query.Node_SortBy:
+		if x.SortBy != nil {
+			return x.SortBy
+		}
+	case *pg_query.Node_WindowDef:
+		if x.WindowDef != nil {
+			return x.WindowDef
+		}
+	case *pg_query.Node_RangeSubselect:
+		if x.RangeSubselect != nil {
+			return x.RangeSubselect
+		}
+	case *pg_query.Node_RangeFunction:
+		if x.RangeFunction != nil {
+			return x.RangeFunction
+		}
+	case *pg_query.Node_RangeTableFunc:
+		if x.RangeTableFunc != nil {
+			return x.RangeTableFunc
+		}
+	case *pg_query.Node_RangeTableFuncCol:
+		if x.RangeTableFuncCol != nil {
+			return x.RangeTableFuncCol
+		}
+	case *pg_query.Node_RangeTableSample:
+		if x.RangeTableSample != nil {
+			return x.RangeTableSample
+		}
+	case *pg_query.Node_ColumnDef:
+		if x.ColumnDef != nil {
+			return x.ColumnDef
+		}
+	case *pg_query.Node_TableLikeClause:
+		if x.TableLikeClause != nil {
+			return x.TableLikeClause
+		}
+	case *pg_query.Node_IndexElem:
+		if x.IndexElem != nil {
+			return x.IndexElem
+		}
+	case *pg_query.Node_DefElem:
+		if x.DefElem != nil {
+			return x.DefElem
+		}
+	case *pg_query.Node_LockingClause:
+		if x.LockingClause != nil {
+			return x.LockingClause
+		}
+	case *pg_query.Node_XmlSerialize:
+		if x.XmlSerialize != nil {
+			return x.XmlSerialize
+		}
+	case *pg_query.Node_PartitionElem:
+		if x.PartitionElem != nil {
+			return x.PartitionElem
+		}
+	case *pg_query.Node_PartitionSpec:
+		if x.PartitionSpec != nil {
+			return x.PartitionSpec
+		}
+	case *pg_query.Node_PartitionBoundSpec:
+		if x.PartitionBoundSpec != nil {
+			return x.PartitionBoundSpec
+		}
+	case *pg_query.Node_PartitionRangeDatum:
+		if x.PartitionRangeDatum != nil {
+			return x.PartitionRangeDatum
+		}
+	case *pg_query.Node_SinglePartitionSpec:
+		if x.SinglePartitionSpec != nil {
+			return x.SinglePartitionSpec
+		}
+	case *pg_query.Node_PartitionCmd:
+		if x.PartitionCmd != nil {
+			return x.PartitionCmd
+		}
+	case *pg_query.Node_RangeTblEntry:
+		if x.RangeTblEntry != nil {
+			return x.RangeTblEntry
+		}
+	case *pg_query.Node_RtepermissionInfo:
+		if x.RtepermissionInfo != nil {
+			return x.RtepermissionInfo
+		}
+	case *pg_query.Node_RangeTblFunction:
+		if x.RangeTblFunction != nil {
+			return x.RangeTblFunction
+		}
+	case *pg_query.Node_TableSampleClause:
+		if x.TableSampleClause != nil {
+			return x.TableSampleClause
+		}
+	case *pg_query.Node_WithCheckOption:
+		if x.WithCheckOption != nil {
+			return x.WithCheckOption
+		}
+	case *pg_query.Node_SortGroupClause:
+		if x.SortGroupClause != nil {
+			return x.SortGroupClause
+		}
+	case *pg_query.Node_GroupingSet:
+		if x.GroupingSet != nil {
+			return x.GroupingSet
+		}
+	case *pg_query.Node_WindowClause:
+		if x.WindowClause != nil {
+			return x.WindowClause
+		}
+	case *pg_query.Node_RowMarkClause:
+		if x.RowMarkClause != nil {
+			return x.RowMarkClause
+		}
+	case *pg_query.Node_WithClause:
+		if x.WithClause != nil {
+			return x.WithClause
+		}
+	case *pg_query.Node_InferClause:
+		if x.InferClause != nil {
+			return x.InferClause
+		}
+	case *pg_query.Node_OnConflictClause:
+		if x.OnConflictClause != nil {
+			return x.OnConflictClause
+		}
+	case *pg_query.Node_CtesearchClause:
+		if x.CtesearchClause != nil {
+			return x.CtesearchClause
+		}
+	case *pg_query.Node_CtecycleClause:
+		if x.CtecycleClause != nil {
+			return x.CtecycleClause
+		}
+	case *pg_query.Node_CommonTableExpr:
+		if x.CommonTableExpr != nil {
+			return x.CommonTableExpr
+		}
+	case *pg_query.Node_MergeWhenClause:
+		if x.MergeWhenClause != nil {
+			return x.MergeWhenClause
+		}
+	case *pg_query.Node_TriggerTransition:
+		if x.TriggerTransition != nil {
+			return x.TriggerTransition
+		}
+	case *pg_query.Node_JsonOutput:
+		if x.JsonOutput != nil {
+			return x.JsonOutput
+		}
+	case *pg_query.Node_JsonArgument:
+		if x.JsonArgument != nil {
+			return x.JsonArgument
+		}
+	case *pg_query.Node_JsonFuncExpr:
+		if x.JsonFuncExpr != nil {
+			return x.JsonFuncExpr
+		}
+	case *pg_query.Node_JsonTablePathSpec:
+		if x.JsonTablePathSpec != nil {
+			return x.JsonTablePathSpec
+		}
+	case *pg_query.Node_JsonTable:
+		if x.JsonTable != nil {
+			return x.JsonTable
+		}
+	case *pg_query.Node_JsonTableColumn:
+		if x.JsonTableColumn != nil {
+			return x.JsonTableColumn
+		}
+	case *pg_query.Node_JsonKeyValue:
+		if x.JsonKeyValue != nil {
+			return x.JsonKeyValue
+		}
+	case *pg_query.Node_JsonParseExpr:
+		if x.JsonParseExpr != nil {
+			return x.JsonParseExpr
+		}
+	case *pg_query.Node_JsonScalarExpr:
+		if x.JsonScalarExpr != nil {
+			return x.JsonScalarExpr
+		}
+	case *pg_query.Node_JsonSerializeExpr:
+		if x.JsonSerializeExpr != nil {
+			return x.JsonSerializeExpr
+		}
+	case *pg_query.Node_JsonObjectConstructor:
+		if x.JsonObjectConstructor != nil {
+			return x.JsonObjectConstructor
+		}
+	case *pg_query.Node_JsonArrayConstructor:
+		if x.JsonArrayConstructor != nil {
+			return x.JsonArrayConstructor
+		}
+	case *pg_query.Node_JsonArrayQueryConstructor:
+		if x.JsonArrayQueryConstructor != nil {
+			return x.JsonArrayQueryConstructor
+		}
+	case *pg_query.Node_JsonAggConstructor:
+		if x.JsonAggConstructor != nil {
+			return x.JsonAggConstructor
+		}
+	case *pg_query.Node_JsonObjectAgg:
+		if x.JsonObjectAgg != nil {
+			return x.JsonObjectAgg
+		}
+	case *pg_query.Node_JsonArrayAgg:
+		if x.JsonArrayAgg != nil {
+			return x.JsonArrayAgg
+		}
+	case *pg_query.Node_RawStmt:
+		if x.RawStmt != nil {
+			return x.RawStmt
+		}
+	case *pg_query.Node_InsertStmt:
+		if x.InsertStmt != nil {
+			return x.InsertStmt
+		}
+	case *pg_query.Node_DeleteStmt:
+		if x.DeleteStmt != nil {
+			return x.DeleteStmt
+		}
+	case *pg_query.Node_UpdateStmt:
+		if x.UpdateStmt != nil {
+			return x.UpdateStmt
+		}
+	case *pg_query.Node_MergeStmt:
+		if x.MergeStmt != nil {
+			return x.MergeStmt
+		}
+	case *pg_query.Node_SelectStmt:
+		if x.SelectStmt != nil {
+			return x.SelectStmt
+		}
+	case *pg_query.Node_SetOperationStmt:
+		if x.SetOperationStmt != nil {
+			return x.SetOperationStmt
+		}
+	case *pg_query.Node_ReturnStmt:
+		if x.ReturnStmt != nil {
+			return x.ReturnStmt
+		}
+	case *pg_query.Node_PlassignStmt:
+		if x.PlassignStmt != nil {
+			return x.PlassignStmt
+		}
+	case *pg_query.Node_CreateSchemaStmt:
+		if x.CreateSchemaStmt != nil {
+			return x.CreateSchemaStmt
+		}
+	case *pg_query.Node_AlterTableStmt:
+		if x.AlterTableStmt != nil {
+			return x.AlterTableStmt
+		}
+	case *pg_query.Node_ReplicaIdentityStmt:
+		if x.ReplicaIdentityStmt != nil {
+			return x.ReplicaIdentityStmt
+		}
+	case *pg_query.Node_AlterTableCmd:
+		if x.AlterTableCmd != nil {
+			return x.AlterTableCmd
+		}
+	case *pg_query.Node_AlterCollationStmt:
+		if x.AlterCollationStmt != nil {
+			return x.AlterCollationStmt
+		}
+	case *pg_query.Node_AlterDomainStmt:
+		if x.AlterDomainStmt != nil {
+			return x.AlterDomainStmt
+		}
+	case *pg_query.Node_GrantStmt:
+		if x.GrantStmt != nil {
+			return x.GrantStmt
+		}
+	case *pg_query.Node_ObjectWithArgs:
+		if x.ObjectWithArgs != nil {
+			return x.ObjectWithArgs
+		}
+	case *pg_query.Node_AccessPriv:
+		if x.AccessPriv != nil {
+			return x.AccessPriv
+		}
+	case *pg_query.Node_GrantRoleStmt:
+		if x.GrantRoleStmt != nil {
+			return x.GrantRoleStmt
+		}
+	case *pg_query.Node_AlterDefaultPrivilegesStmt:
+		if x.AlterDefaultPrivilegesStmt != nil {
+			return x.AlterDefaultPrivilegesStmt
+		}
+	case *pg_query.Node_CopyStmt:
+		if x.CopyStmt != nil {
+			return x.CopyStmt
+		}
+	case *pg_query.Node_VariableSetStmt:
+		if x.VariableSetStmt != nil {
+			return x.VariableSetStmt
+		}
+	case *pg_query.Node_VariableShowStmt:
+		if x.VariableShowStmt != nil {
+			return x.VariableShowStmt
+		}
+	case *pg_query.Node_CreateStmt:
+		if x.CreateStmt != nil {
+			return x.CreateStmt
+		}
+	case *pg_query.Node_Constraint:
+		if x.Constraint != nil {
+			return x.Constraint
+		}
+	case *pg_query.Node_CreateTableSpaceStmt:
+		if x.CreateTableSpaceStmt != nil {
+			return x.CreateTableSpaceStmt
+		}
+	case *pg_query.Node_DropTableSpaceStmt:
+		if x.DropTableSpaceStmt != nil {
+			return x.DropTableSpaceStmt
+		}
+	case *pg_query.Node_AlterTableSpaceOptionsStmt:
+		if x.AlterTableSpaceOptionsStmt != nil {
+			return x.AlterTableSpaceOptionsStmt
+		}
+	case *pg_query.Node_AlterTableMoveAllStmt:
+		if x.AlterTableMoveAllStmt != nil {
+			return x.AlterTableMoveAllStmt
+		}
+	case *pg_query.Node_CreateExtensionStmt:
+		if x.CreateExtensionStmt != nil {
+			return x.CreateExtensionStmt
+		}
+	case *pg_query.Node_AlterExtensionStmt:
+		if x.AlterExtensionStmt != nil {
+			return x.AlterExtensionStmt
+		}
+	case *pg_query.Node_AlterExtensionContentsStmt:
+		if x.AlterExtensionContentsStmt != nil {
+			return x.AlterExtensionContentsStmt
+		}
+	case *pg_query.Node_CreateFdwStmt:
+		if x.CreateFdwStmt != nil {
+			return x.CreateFdwStmt
+		}
+	case *pg_query.Node_AlterFdwStmt:
+		if x.AlterFdwStmt != nil {
+			return x.AlterFdwStmt
+		}
+	case *pg_query.Node_CreateForeignServerStmt:
+		if x.CreateForeignServerStmt != nil {
+			return x.CreateForeignServerStmt
+		}
+	case *pg_query.Node_AlterForeignServerStmt:
+		if x.AlterForeignServerStmt != nil {
+			return x.AlterForeignServerStmt
+		}
+	case *pg_query.Node_CreateForeignTableStmt:
+		if x.CreateForeignTableStmt != nil {
+			return x.CreateForeignTableStmt
+		}
+	case *pg_query.Node_CreateUserMappingStmt:
+		if x.CreateUserMappingStmt != nil {
+			return x.CreateUserMappingStmt
+		}
+	case *pg_query.Node_AlterUserMappingStmt:
+		if x.AlterUserMappingStmt != nil {
+			return x.AlterUserMappingStmt
+		}
+	case *pg_query.Node_DropUserMappingStmt:
+		if x.DropUserMappingStmt != nil {
+			return x.DropUserMappingStmt
+		}
+	case *pg_query.Node_ImportForeignSchemaStmt:
+		if x.ImportForeignSchemaStmt != nil {
+			return x.ImportForeignSchemaStmt
+		}
+	case *pg_query.Node_CreatePolicyStmt:
+		if x.CreatePolicyStmt != nil {
+			return x.CreatePolicyStmt
+		}
+	case *pg_query.Node_AlterPolicyStmt:
+		if x.AlterPolicyStmt != nil {
+			return x.AlterPolicyStmt
+		}
+	case *pg_query.Node_CreateAmStmt:
+		if x.CreateAmStmt != nil {
+			return x.CreateAmStmt
+		}
+	case *pg_query.Node_CreateTrigStmt:
+		if x.CreateTrigStmt != nil {
+			return x.CreateTrigStmt
+		}
+	case *pg_query.Node_CreateEventTrigStmt:
+		if x.CreateEventTrigStmt != nil {
+			return x.CreateEventTrigStmt
+		}
+	case *pg_query.Node_AlterEventTrigStmt:
+		if x.AlterEventTrigStmt != nil {
+			return x.AlterEventTrigStmt
+		}
+	case *pg_query.Node_CreatePlangStmt:
+		if x.CreatePlangStmt != nil {
+			return x.CreatePlangStmt
+		}
+	case *pg_query.Node_CreateRoleStmt:
+		if x.CreateRoleStmt != nil {
+			return x.CreateRoleStmt
+		}
+	case *pg_query.Node_AlterRoleStmt:
+		if x.AlterRoleStmt != nil {
+			return x.AlterRoleStmt
+		}
+	case *pg_query.Node_AlterRoleSetStmt:
+		if x.AlterRoleSetStmt != nil {
+			return x.AlterRoleSetStmt
+		}
+	case *pg_query.Node_DropRoleStmt:
+		if x.DropRoleStmt != nil {
+			return x.DropRoleStmt
+		}
+	case *pg_query.Node_CreateSeqStmt:
+		if x.CreateSeqStmt != nil {
+			return x.CreateSeqStmt
+		}
+	case *pg_query.Node_AlterSeqStmt:
+		if x.AlterSeqStmt != nil {
+			return x.AlterSeqStmt
+		}
+	case *pg_query.Node_DefineStmt:
+		if x.DefineStmt != nil {
+			return x.DefineStmt
+		}
+	case *pg_query.Node_CreateDomainStmt:
+		if x.CreateDomainStmt != nil {
+			return x.CreateDomainStmt
+		}
+	case *pg_query.Node_CreateOpClassStmt:
+		if x.CreateOpClassStmt != nil {
+			return x.CreateOpClassStmt
+		}
+	case *pg_query.Node_CreateOpClassItem:
+		if x.CreateOpClassItem != nil {
+			return x.CreateOpClassItem
+		}
+	case *pg_query.Node_CreateOpFamilyStmt:
+		if x.CreateOpFamilyStmt != nil {
+			return x.CreateOpFamilyStmt
+		}
+	case *pg_query.Node_AlterOpFamilyStmt:
+		if x.AlterOpFamilyStmt != nil {
+			return x.AlterOpFamilyStmt
+		}
+	case *pg_query.Node_DropStmt:
+		if x.DropStmt != nil {
+			return x.DropStmt
+		}
+	case *pg_query.Node_TruncateStmt:
+		if x.TruncateStmt != nil {
+			return x.TruncateStmt
+		}
+	case *pg_query.Node_CommentStmt:
+		if x.CommentStmt != nil {
+			return x.CommentStmt
+		}
+	case *pg_query.Node_SecLabelStmt:
+		if x.SecLabelStmt != nil {
+			return x.SecLabelStmt
+		}
+	case *pg_query.Node_DeclareCursorStmt:
+		if x.DeclareCursorStmt != nil {
+			return x.DeclareCursorStmt
+		}
+	case *pg_query.Node_ClosePortalStmt:
+		if x.ClosePortalStmt != nil {
+			return x.ClosePortalStmt
+		}
+	case *pg_query.Node_FetchStmt:
+		if x.FetchStmt != nil {
+			return x.FetchStmt
+		}
+	case *pg_query.Node_IndexStmt:
+		if x.IndexStmt != nil {
+			return x.IndexStmt
+		}
+	case *pg_query.Node_CreateStatsStmt:
+		if x.CreateStatsStmt != nil {
+			return x.CreateStatsStmt
+		}
+	case *pg_query.Node_StatsElem:
+		if x.StatsElem != nil {
+			return x.StatsElem
+		}
+	case *pg_query.Node_AlterStatsStmt:
+		if x.AlterStatsStmt != nil {
+			return x.AlterStatsStmt
+		}
+	case *pg_query.Node_CreateFunctionStmt:
+		if x.CreateFunctionStmt != nil {
+			return x.CreateFunctionStmt
+		}
+	case *pg_query.Node_FunctionParameter:
+		if x.FunctionParameter != nil {
+			return x.FunctionParameter
+		}
+	case *pg_query.Node_AlterFunctionStmt:
+		if x.AlterFunctionStmt != nil {
+			return x.AlterFunctionStmt
+		}
+	case *pg_query.Node_DoStmt:
+		if x.DoStmt != nil {
+			return x.DoStmt
+		}
+	case *pg_query.Node_InlineCodeBlock:
+		if x.InlineCodeBlock != nil {
+			return x.InlineCodeBlock
+		}
+	case *pg_query.Node_CallStmt:
+		if x.CallStmt != nil {
+			return x.CallStmt
+		}
+	case *pg_query.Node_CallContext:
+		if x.CallContext != nil {
+			return x.CallContext
+		}
+	case *pg_query.Node_RenameStmt:
+		if x.RenameStmt != nil {
+			return x.RenameStmt
+		}
+	case *pg_query.Node_AlterObjectDependsStmt:
+		if x.AlterObjectDependsStmt != nil {
+			return x.AlterObjectDependsStmt
+		}
+	case *pg_query.Node_AlterObjectSchemaStmt:
+		if x.AlterObjectSchemaStmt != nil {
+			return x.AlterObjectSchemaStmt
+		}
+	case *pg_query.Node_AlterOwnerStmt:
+		if x.AlterOwnerStmt != nil {
+			return x.AlterOwnerStmt
+		}
+	case *pg_query.Node_AlterOperatorStmt:
+		if x.AlterOperatorStmt != nil {
+			return x.AlterOperatorStmt
+		}
+	case *pg_query.Node_AlterTypeStmt:
+		if x.AlterTypeStmt != nil {
+			return x.AlterTypeStmt
+		}
+	case *pg_query.Node_RuleStmt:
+		if x.RuleStmt != nil {
+			return x.RuleStmt
+		}
+	case *pg_query.Node_NotifyStmt:
+		if x.NotifyStmt != nil {
+			return x.NotifyStmt
+		}
+	case *pg_query.Node_ListenStmt:
+		if x.ListenStmt != nil {
+			return x.ListenStmt
+		}
+	case *pg_query.Node_UnlistenStmt:
+		if x.UnlistenStmt != nil {
+			return x.UnlistenStmt
+		}
+	case *pg_query.Node_TransactionStmt:
+		if x.TransactionStmt != nil {
+			return x.TransactionStmt
+		}
+	case *pg_query.Node_CompositeTypeStmt:
+		if x.CompositeTypeStmt != nil {
+			return x.CompositeTypeStmt
+		}
+	case *pg_query.Node_CreateEnumStmt:
+		if x.CreateEnumStmt != nil {
+			return x.CreateEnumStmt
+		}
+	case *pg_query.Node_CreateRangeStmt:
+		if x.CreateRangeStmt != nil {
+			return x.CreateRangeStmt
+		}
+	case *pg_query.Node_AlterEnumStmt:
+		if x.AlterEnumStmt != nil {
+			return x.AlterEnumStmt
+		}
+	case *pg_query.Node_ViewStmt:
+		if x.ViewStmt != nil {
+			return x.ViewStmt
+		}
+	case *pg_query.Node_LoadStmt:
+		if x.LoadStmt != nil {
+			return x.LoadStmt
+		}
+	case *pg_query.Node_CreatedbStmt:
+		if x.CreatedbStmt != nil {
+			return x.CreatedbStmt
+		}
+	case *pg_query.Node_AlterDatabaseStmt:
+		if x.AlterDatabaseStmt != nil {
+			return x.AlterDatabaseStmt
+		}
+	case *pg_query.Node_AlterDatabaseRefreshCollStmt:
+		if x.AlterDatabaseRefreshCollStmt != nil {
+			return x.AlterDatabaseRefreshCollStmt
+		}
+	case *pg_query.Node_AlterDatabaseSetStmt:
+		if x.AlterDatabaseSetStmt != nil {
+			return x.AlterDatabaseSetStmt
+		}
+	case *pg_query.Node_DropdbStmt:
+		if x.DropdbStmt != nil {
+			return x.DropdbStmt
+		}
+	case *pg_query.Node_AlterSystemStmt:
+		if x.AlterSystemStmt != nil {
+			return x.AlterSystemStmt
+		}
+	case *pg_query.Node_ClusterStmt:
+		if x.ClusterStmt != nil {
+			return x.ClusterStmt
+		}
+	case *pg_query.Node_VacuumStmt:
+		if x.VacuumStmt != nil {
+			return x.VacuumStmt
+		}
+	case *pg_query.Node_VacuumRelation:
+		if x.VacuumRelation != nil {
+			return x.VacuumRelation
+		}
+	case *pg_query.Node_ExplainStmt:
+		if x.ExplainStmt != nil {
+			return x.ExplainStmt
+		}
+	case *pg_query.Node_CreateTableAsStmt:
+		if x.CreateTableAsStmt != nil {
+			return x.CreateTableAsStmt
+		}
+	case *pg_query.Node_RefreshMatViewStmt:
+		if x.RefreshMatViewStmt != nil {
+			return x.RefreshMatViewStmt
+		}
+	case *pg_query.Node_CheckPointStmt:
+		if x.CheckPointStmt != nil {
+			return x.CheckPointStmt
+		}
+	case *pg_query.Node_DiscardStmt:
+		if x.DiscardStmt != nil {
+			return x.DiscardStmt
+		}
+	case *pg_query.Node_LockStmt:
+		if x.LockStmt != nil {
+			return x.LockStmt
+		}
+	case *pg_query.Node_ConstraintsSetStmt:
+		if x.ConstraintsSetStmt != nil {
+			return x.ConstraintsSetStmt
+		}
+	case *pg_query.Node_ReindexStmt:
+		if x.ReindexStmt != nil {
+			return x.ReindexStmt
+		}
+	case *pg_query.Node_CreateConversionStmt:
+		if x.CreateConversionStmt != nil {
+			return x.CreateConversionStmt
+		}
+	case *pg_query.Node_CreateCastStmt:
+		if x.CreateCastStmt != nil {
+			return x.CreateCastStmt
+		}
+	case *pg_query.Node_CreateTransformStmt:
+		if x.CreateTransformStmt != nil {
+			return x.CreateTransformStmt
+		}
+	case *pg_query.Node_PrepareStmt:
+		if x.PrepareStmt != nil {
+			return x.PrepareStmt
+		}
+	case *pg_query.Node_ExecuteStmt:
+		if x.ExecuteStmt != nil {
+			return x.ExecuteStmt
+		}
+	case *pg_query.Node_DeallocateStmt:
+		if x.DeallocateStmt != nil {
+			return x.DeallocateStmt
+		}
+	case *pg_query.Node_DropOwnedStmt:
+		if x.DropOwnedStmt != nil {
+			return x.DropOwnedStmt
+		}
+	case *pg_query.Node_ReassignOwnedStmt:
+		if x.ReassignOwnedStmt != nil {
+			return x.ReassignOwnedStmt
+		}
+	case *pg_query.Node_AlterTsdictionaryStmt:
+		if x.AlterTsdictionaryStmt != nil {
+			return x.AlterTsdictionaryStmt
+		}
+	case *pg_query.Node_AlterTsconfigurationStmt:
+		if x.AlterTsconfigurationStmt != nil {
+			return x.AlterTsconfigurationStmt
+		}
+	case *pg_query.Node_PublicationTable:
+		if x.PublicationTable != nil {
+			return x.PublicationTable
+		}
+	case *pg_query.Node_PublicationObjSpec:
+		if x.PublicationObjSpec != nil {
+			return x.PublicationObjSpec
+		}
+	case *pg_query.Node_CreatePublicationStmt:
+		if x.CreatePublicationStmt != nil {
+			return x.CreatePublicationStmt
+		}
+	case *pg_query.Node_AlterPublicationStmt:
+		if x.AlterPublicationStmt != nil {
+			return x.AlterPublicationStmt
+		}
+	case *pg_query.Node_CreateSubscriptionStmt:
+		if x.CreateSubscriptionStmt != nil {
+			return x.CreateSubscriptionStmt
+		}
+	case *pg_query.Node_AlterSubscriptionStmt:
+		if x.AlterSubscriptionStmt != nil {
+			return x.AlterSubscriptionStmt
+		}
+	case *pg_query.Node_DropSubscriptionStmt:
+		if x.DropSubscriptionStmt != nil {
+			return x.DropSubscriptionStmt
+		}
+	case *pg_query.Node_Integer:
+		if x.Integer != nil {
+			return x.Integer
+		}
+	case *pg_query.Node_Float:
+		if x.Float != nil {
+			return x.Float
+		}
+	case *pg_query.Node_Boolean:
+		if x.Boolean != nil {
+			return x.Boolean
+		}
+	case *pg_query.Node_String_:
+		if x.String_ != nil {
+			return x.String_
+		}
+	case *pg_query.Node_BitString:
+		if x.BitString != nil {
+			return x.BitString
+		}
+	case *pg_query.Node_List:
+		if x.List != nil {
+			return x.List
+		}
+	case *pg_query.Node_IntList:
+		if x.IntList != nil {
+			return x.IntList
+		}
+	case *pg_query.Node_OidList:
+		if x.OidList != nil {
+			return x.OidList
+		}
+	case *pg_query.Node_AConst:
+		if x.AConst != nil {
+			return x.AConst
+		}
+	}
+	return nil
+}
+
+// appendChildren appends the messages held in m's fields (elements of
+// lists in turn) to dst, in the order of protoreflect's Range: that of the
+// fields' declarations.
+func appendChildren(dst []proto.Message, m proto.Message) []proto.Message {
+	switch x := m.(type) {
+	case *pg_query.Node:
+		if in := nodeInner(x); in != nil {
+			dst = append(dst, in)
+		}
+	case *pg_query.ParseResult:
+		for _, c := range x.Stmts {
+			dst = append(dst, c)
+		}
+	case *pg_query.RawStmt:
+		if x.Stmt != nil {
+			dst = append(dst, x.Stmt)
+		}
+	case *pg_query.Alias:
+		for _, c := range x.Colnames {
+			dst = append(dst, c)
+		}
+	case *pg_query.RangeVar:
+		if x.Alias != nil {
+			dst = append(dst, x.Alias)
+		}
+	case *pg_query.TableFunc:
+		for _, c := range x.NsUris {
+			dst = append(dst, c)
+		}
+		for _, c := range x.NsNames {
+			dst = append(dst, c)
+		}
+		if x.Docexpr != nil {
+			dst = append(dst, x.Docexpr)
+		}
+		if x.Rowexpr != nil {
+			dst = append(dst, x.Rowexpr)
+		}
+		for _, c := range x.Colnames {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Coltypes {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Coltypmods {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Colcollations {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Colexprs {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Coldefexprs {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Colvalexprs {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Passingvalexprs {
+			dst = append(dst, c)
+		}
+		if x.Plan != nil {
+			dst = append(dst, x.Plan)
+		}
+	case *pg_query.IntoClause:
+		if x.Rel != nil {
+			dst = append(dst, x.Rel)
+		}
+		for _, c := range x.ColNames {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Options {
+			dst = append(dst, c)
+		}
+		if x.ViewQuery != nil {
+			dst = append(dst, x.ViewQuery)
+		}
+	case *pg_query.Var:
+		if x.Xpr != nil {
+			dst = append(dst, x.Xpr)
+		}
+	case *pg_query.Param:
+		if x.Xpr != nil {
+			dst = append(dst, x.Xpr)
+		}
+	case *pg_query.Aggref:
+		if x.Xpr != nil {
+			dst = append(dst, x.Xpr)
+		}
+		for _, c := range x.Aggargtypes {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Aggdirectargs {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Args {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Aggorder {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Aggdistinct {
+			dst = append(dst, c)
+		}
+		if x.Aggfilter != nil {
+			dst = append(dst, x.Aggfilter)
+		}
+	case *pg_query.GroupingFunc:
+		if x.Xpr != nil {
+			dst = append(dst, x.Xpr)
+		}
+		for _, c := range x.Args {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Refs {
+			dst = append(dst, c)
+		}
+	case *pg_query.WindowFunc:
+		if x.Xpr != nil {
+			dst = append(dst, x.Xpr)
+		}
+		for _, c := range x.Args {
+			dst = append(dst, c)
+		}
+		if x.Aggfilter != nil {
+			dst = append(dst, x.Aggfilter)
+		}
+		for _, c := range x.RunCondition {
+			dst = append(dst, c)
+		}
+	case *pg_query.WindowFuncRunCondition:
+		if x.Xpr != nil {
+			dst = append(dst, x.Xpr)
+		}
+		if x.Arg != nil {
+			dst = append(dst, x.Arg)
+		}
+	case *pg_query.MergeSupportFunc:
+		if x.Xpr != nil {
+			dst = append(dst, x.Xpr)
+		}
+	case *pg_query.SubscriptingRef:
+		if x.Xpr != nil {
+			dst = append(dst, x.Xpr)
+		}
+		for _, c := range x.Refupperindexpr {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Reflowerindexpr {
+			dst = append(dst, c)
+		}
+		if x.Refexpr != nil {
+			dst = append(dst, x.Refexpr)
+		}
+		if x.Refassgnexpr != nil {
+			dst = append(dst, x.Refassgnexpr)
+		}
+	case *pg_query.FuncExpr:
+		if x.Xpr != nil {
+			dst = append(dst, x.Xpr)
+		}
+		for _, c := range x.Args {
+			dst = append(dst, c)
+		}
+	case *pg_query.NamedArgExpr:
+		if x.Xpr != nil {
+			dst = append(dst, x.Xpr)
+		}
+		if x.Arg != nil {
+			dst = append(dst, x.Arg)
+		}
+	case *pg_query.OpExpr:
+		if x.Xpr != nil {
+			dst = append(dst, x.Xpr)
+		}
+		for _, c := range x.Args {
+			dst = append(dst, c)
+		}
+	case *pg_query.DistinctExpr:
+		if x.Xpr != nil {
+			dst = append(dst, x.Xpr)
+		}
+		for _, c := range x.Args {
+			dst = append(dst, c)
+		}
+	case *pg_query.NullIfExpr:
+		if x.Xpr != nil {
+			dst = append(dst, x.Xpr)
+		}
+		for _, c := range x.Args {
+			dst = append(dst, c)
+		}
+	case *pg_query.ScalarArrayOpExpr:
+		if x.Xpr != nil {
+			dst = append(dst, x.Xpr)
+		}
+		for _, c := range x.Args {
+			dst = append(dst, c)
+		}
+	case *pg_query.BoolExpr:
+		if x.Xpr != nil {
+			dst = append(dst, x.Xpr)
+		}
+		for _, c := range x.Args {
+			dst = append(dst, c)
+		}
+	case *pg_query.SubLink:
+		if x.Xpr != nil {
+			dst = append(dst, x.Xpr)
+		}
+		if x.Testexpr != nil {
+			dst = append(dst, x.Testexpr)
+		}
+		for _, c := range x.OperName {
+			dst = append(dst, c)
+		}
+		if x.Subselect != nil {
+			dst = append(dst, x.Subselect)
+		}
+	case *pg_query.SubPlan:
+		if x.Xpr != nil {
+			dst = append(dst, x.Xpr)
+		}
+		if x.Testexpr != nil {
+			dst = append(dst, x.Testexpr)
+		}
+		for _, c := range x.ParamIds {
+			dst = append(dst, c)
+		}
+		for _, c := range x.SetParam {
+			dst = append(dst, c)
+		}
+		for _, c := range x.ParParam {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Args {
+			dst = append(dst, c)
+		}
+	case *pg_query.AlternativeSubPlan:
+		if x.Xpr != nil {
+			dst = append(dst, x.Xpr)
+		}
+		for _, c := range x.Subplans {
+			dst = append(dst, c)
+		}
+	case *pg_query.FieldSelect:
+		if x.Xpr != nil {
+			dst = append(dst, x.Xpr)
+		}
+		if x.Arg != nil {
+			dst = append(dst, x.Arg)
+		}
+	case *pg_query.FieldStore:
+		if x.Xpr != nil {
+			dst = append(dst, x.Xpr)
+		}
+		if x.Arg != nil {
+			dst = append(dst, x.Arg)
+		}
+		for _, c := range x.Newvals {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Fieldnums {
+			dst = append(dst, c)
+		}
+	case *pg_query.RelabelType:
+		if x.Xpr != nil {
+			dst = append(dst, x.Xpr)
+		}
+		if x.Arg != nil {
+			dst = append(dst, x.Arg)
+		}
+	case *pg_query.CoerceViaIO:
+		if x.Xpr != nil {
+			dst = append(dst, x.Xpr)
+		}
+		if x.Arg != nil {
+			dst = append(dst, x.Arg)
+		}
+	case *pg_query.ArrayCoerceExpr:
+		if x.Xpr != nil {
+			dst = append(dst, x.Xpr)
+		}
+		if x.Arg != nil {
+			dst = append(dst, x.Arg)
+		}
+		if x.Elemexpr != nil {
+			dst = append(dst, x.Elemexpr)
+		}
+	case *pg_query.ConvertRowtypeExpr:
+		if x.Xpr != nil {
+			dst = append(dst, x.Xpr)
+		}
+		if x.Arg != nil {
+			dst = append(dst, x.Arg)
+		}
+	case *pg_query.CollateExpr:
+		if x.Xpr != nil {
+			dst = append(dst, x.Xpr)
+		}
+		if x.Arg != nil {
+			dst = append(dst, x.Arg)
+		}
+	case *pg_query.CaseExpr:
+		if x.Xpr != nil {
+			dst = append(dst, x.Xpr)
+		}
+		if x.Arg != nil {
+			dst = append(dst, x.Arg)
+		}
+		for _, c := range x.Args {
+			dst = append(dst, c)
+		}
+		if x.Defresult != nil {
+			dst = append(dst, x.Defresult)
+		}
+	case *pg_query.CaseWhen:
+		if x.Xpr != nil {
+			dst = append(dst, x.Xpr)
+		}
+		if x.Expr != nil {
+			dst = append(dst, x.Expr)
+		}
+		if x.Result != nil {
+			dst = append(dst, x.Result)
+		}
+	case *pg_query.CaseTestExpr:
+		if x.Xpr != nil {
+			dst = append(dst, x.Xpr)
+		}
+	case *pg_query.ArrayExpr:
+		if x.Xpr != nil {
+			dst = append(dst, x.Xpr)
+		}
+		for _, c := range x.Elements {
+			dst = append(dst, c)
+		}
+	case *pg_query.RowExpr:
+		if x.Xpr != nil {
+			dst = append(dst, x.Xpr)
+		}
+		for _, c := range x.Args {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Colnames {
+			dst = append(dst, c)
+		}
+	case *pg_query.RowCompareExpr:
+		if x.Xpr != nil {
+			dst = append(dst, x.Xpr)
+		}
+		for _, c := range x.Opnos {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Opfamilies {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Inputcollids {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Largs {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Rargs {
+			dst = append(dst, c)
+		}
+	case *pg_query.CoalesceExpr:
+		if x.Xpr != nil {
+			dst = append(dst, x.Xpr)
+		}
+		for _, c := range x.Args {
+			dst = append(dst, c)
+		}
+	case *pg_query.MinMaxExpr:
+		if x.Xpr != nil {
+			dst = append(dst, x.Xpr)
+		}
+		for _, c := range x.Args {
+			dst = append(dst, c)
+		}
+	case *pg_query.SQLValueFunction:
+		if x.Xpr != nil {
+			dst = append(dst, x.Xpr)
+		}
+	case *pg_query.XmlExpr:
+		if x.Xpr != nil {
+			dst = append(dst, x.Xpr)
+		}
+		for _, c := range x.NamedArgs {
+			dst = append(dst, c)
+		}
+		for _, c := range x.ArgNames {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Args {
+			dst = append(dst, c)
+		}
+	case *pg_query.JsonReturning:
+		if x.Format != nil {
+			dst = append(dst, x.Format)
+		}
+	case *pg_query.JsonValueExpr:
+		if x.RawExpr != nil {
+			dst = append(dst, x.RawExpr)
+		}
+		if x.FormattedExpr != nil {
+			dst = append(dst, x.FormattedExpr)
+		}
+		if x.Format != nil {
+			dst = append(dst, x.Format)
+		}
+	case *pg_query.JsonConstructorExpr:
+		if x.Xpr != nil {
+			dst = append(dst, x.Xpr)
+		}
+		for _, c := range x.Args {
+			dst = append(dst, c)
+		}
+		if x.Func != nil {
+			dst = append(dst, x.Func)
+		}
+		if x.Coercion != nil {
+			dst = append(dst, x.Coercion)
+		}
+		if x.Returning != nil {
+			dst = append(dst, x.Returning)
+		}
+	case *pg_query.JsonIsPredicate:
+		if x.Expr != nil {
+			dst = append(dst, x.Expr)
+		}
+		if x.Format != nil {
+			dst = append(dst, x.Format)
+		}
+	case *pg_query.JsonBehavior:
+		if x.Expr != nil {
+			dst = append(dst, x.Expr)
+		}
+	case *pg_query.JsonExpr:
+		if x.Xpr != nil {
+			dst = append(dst, x.Xpr)
+		}
+		if x.FormattedExpr != nil {
+			dst = append(dst, x.FormattedExpr)
+		}
+		if x.Format != nil {
+			dst = append(dst, x.Format)
+		}
+		if x.PathSpec != nil {
+			dst = append(dst, x.PathSpec)
+		}
+		if x.Returning != nil {
+			dst = append(dst, x.Returning)
+		}
+		for _, c := range x.PassingNames {
+			dst = append(dst, c)
+		}
+		for _, c := range x.PassingValues {
+			dst = append(dst, c)
+		}
+		if x.OnEmpty != nil {
+			dst = append(dst, x.OnEmpty)
+		}
+		if x.OnError != nil {
+			dst = append(dst, x.OnError)
+		}
+	case *pg_query.JsonTablePathScan:
+		if x.Plan != nil {
+			dst = append(dst, x.Plan)
+		}
+		if x.Path != nil {
+			dst = append(dst, x.Path)
+		}
+		if x.Child != nil {
+			dst = append(dst, x.Child)
+		}
+	case *pg_query.JsonTableSiblingJoin:
+		if x.Plan != nil {
+			dst = append(dst, x.Plan)
+		}
+		if x.Lplan != nil {
+			dst = append(dst, x.Lplan)
+		}
+		if x.Rplan != nil {
+			dst = append(dst, x.Rplan)
+		}
+	case *pg_query.NullTest:
+		if x.Xpr != nil {
+			dst = append(dst, x.Xpr)
+		}
+		if x.Arg != nil {
+			dst = append(dst, x.Arg)
+		}
+	case *pg_query.BooleanTest:
+		if x.Xpr != nil {
+			dst = append(dst, x.Xpr)
+		}
+		if x.Arg != nil {
+			dst = append(dst, x.Arg)
+		}
+	case *pg_query.MergeAction:
+		if x.Qual != nil {
+			dst = append(dst, x.Qual)
+		}
+		for _, c := range x.TargetList {
+			dst = append(dst, c)
+		}
+		for _, c := range x.UpdateColnos {
+			dst = append(dst, c)
+		}
+	case *pg_query.CoerceToDomain:
+		if x.Xpr != nil {
+			dst = append(dst, x.Xpr)
+		}
+		if x.Arg != nil {
+			dst = append(dst, x.Arg)
+		}
+	case *pg_query.CoerceToDomainValue:
+		if x.Xpr != nil {
+			dst = append(dst, x.Xpr)
+		}
+	case *pg_query.SetToDefault:
+		if x.Xpr != nil {
+			dst = append(dst, x.Xpr)
+		}
+	case *pg_query.CurrentOfExpr:
+		if x.Xpr != nil {
+			dst = append(dst, x.Xpr)
+		}
+	case *pg_query.NextValueExpr:
+		if x.Xpr != nil {
+			dst = append(dst, x.Xpr)
+		}
+	case *pg_query.InferenceElem:
+		if x.Xpr != nil {
+			dst = append(dst, x.Xpr)
+		}
+		if x.Expr != nil {
+			dst = append(dst, x.Expr)
+		}
+	case *pg_query.TargetEntry:
+		if x.Xpr != nil {
+			dst = append(dst, x.Xpr)
+		}
+		if x.Expr != nil {
+			dst = append(dst, x.Expr)
+		}
+	case *pg_query.JoinExpr:
+		if x.Larg != nil {
+			dst = append(dst, x.Larg)
+		}
+		if x.Rarg != nil {
+			dst = append(dst, x.Rarg)
+		}
+		for _, c := range x.UsingClause {
+			dst = append(dst, c)
+		}
+		if x.JoinUsingAlias != nil {
+			dst = append(dst, x.JoinUsingAlias)
+		}
+		if x.Quals != nil {
+			dst = append(dst, x.Quals)
+		}
+		if x.Alias != nil {
+			dst = append(dst, x.Alias)
+		}
+	case *pg_query.FromExpr:
+		for _, c := range x.Fromlist {
+			dst = append(dst, c)
+		}
+		if x.Quals != nil {
+			dst = append(dst, x.Quals)
+		}
+	case *pg_query.OnConflictExpr:
+		for _, c := range x.ArbiterElems {
+			dst = append(dst, c)
+		}
+		if x.ArbiterWhere != nil {
+			dst = append(dst, x.ArbiterWhere)
+		}
+		for _, c := range x.OnConflictSet {
+			dst = append(dst, c)
+		}
+		if x.OnConflictWhere != nil {
+			dst = append(dst, x.OnConflictWhere)
+		}
+		for _, c := range x.ExclRelTlist {
+			dst = append(dst, c)
+		}
+	case *pg_query.Query:
+		if x.UtilityStmt != nil {
+			dst = append(dst, x.UtilityStmt)
+		}
+		for _, c := range x.CteList {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Rtable {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Rteperminfos {
+			dst = append(dst, c)
+		}
+		if x.Jointree != nil {
+			dst = append(dst, x.Jointree)
+		}
+		for _, c := range x.MergeActionList {
+			dst = append(dst, c)
+		}
+		if x.MergeJoinCondition != nil {
+			dst = append(dst, x.MergeJoinCondition)
+		}
+		for _, c := range x.TargetList {
+			dst = append(dst, c)
+		}
+		if x.OnConflict != nil {
+			dst = append(dst, x.OnConflict)
+		}
+		for _, c := range x.ReturningList {
+			dst = append(dst, c)
+		}
+		for _, c := range x.GroupClause {
+			dst = append(dst, c)
+		}
+		for _, c := range x.GroupingSets {
+			dst = append(dst, c)
+		}
+		if x.HavingQual != nil {
+			dst = append(dst, x.HavingQual)
+		}
+		for _, c := range x.WindowClause {
+			dst = append(dst, c)
+		}
+		for _, c := range x.DistinctClause {
+			dst = append(dst, c)
+		}
+		for _, c := range x.SortClause {
+			dst = append(dst, c)
+		}
+		if x.LimitOffset != nil {
+			dst = append(dst, x.LimitOffset)
+		}
+		if x.LimitCount != nil {
+			dst = append(dst, x.LimitCount)
+		}
+		for _, c := range x.RowMarks {
+			dst = append(dst, c)
+		}
+		if x.SetOperations != nil {
+			dst = append(dst, x.SetOperations)
+		}
+		for _, c := range x.ConstraintDeps {
+			dst = append(dst, c)
+		}
+		for _, c := range x.WithCheckOptions {
+			dst = append(dst, c)
+		}
+	case *pg_query.TypeName:
+		for _, c := range x.Names {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Typmods {
+			dst = append(dst, c)
+		}
+		for _, c := range x.ArrayBounds {
+			dst = append(dst, c)
+		}
+	case *pg_query.ColumnRef:
+		for _, c := range x.Fields {
+			dst = append(dst, c)
+		}
+	case *pg_query.A_Expr:
+		for _, c := range x.Name {
+			dst = append(dst, c)
+		}
+		if x.Lexpr != nil {
+			dst = append(dst, x.Lexpr)
+		}
+		if x.Rexpr != nil {
+			dst = append(dst, x.Rexpr)
+		}
+	case *pg_query.TypeCast:
+		if x.Arg != nil {
+			dst = append(dst, x.Arg)
+		}
+		if x.TypeName != nil {
+			dst = append(dst, x.TypeName)
+		}
+	case *pg_query.CollateClause:
+		if x.Arg != nil {
+			dst = append(dst, x.Arg)
+		}
+		for _, c := range x.Collname {
+			dst = append(dst, c)
+		}
+	case *pg_query.FuncCall:
+		for _, c := range x.Funcname {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Args {
+			dst = append(dst, c)
+		}
+		for _, c := range x.AggOrder {
+			dst = append(dst, c)
+		}
+		if x.AggFilter != nil {
+			dst = append(dst, x.AggFilter)
+		}
+		if x.Over != nil {
+			dst = append(dst, x.Over)
+		}
+	case *pg_query.WindowDef:
+		for _, c := range x.PartitionClause {
+			dst = append(dst, c)
+		}
+		for _, c := range x.OrderClause {
+			dst = append(dst, c)
+		}
+		if x.StartOffset != nil {
+			dst = append(dst, x.StartOffset)
+		}
+		if x.EndOffset != nil {
+			dst = append(dst, x.EndOffset)
+		}
+	case *pg_query.A_Indices:
+		if x.Lidx != nil {
+			dst = append(dst, x.Lidx)
+		}
+		if x.Uidx != nil {
+			dst = append(dst, x.Uidx)
+		}
+	case *pg_query.A_Indirection:
+		if x.Arg != nil {
+			dst = append(dst, x.Arg)
+		}
+		for _, c := range x.Indirection {
+			dst = append(dst, c)
+		}
+	case *pg_query.A_ArrayExpr:
+		for _, c := range x.Elements {
+			dst = append(dst, c)
+		}
+	case *pg_query.ResTarget:
+		for _, c := range x.Indirection {
+			dst = append(dst, c)
+		}
+		if x.Val != nil {
+			dst = append(dst, x.Val)
+		}
+	case *pg_query.MultiAssignRef:
+		if x.Source != nil {
+			dst = append(dst, x.Source)
+		}
+	case *pg_query.SortBy:
+		if x.Node != nil {
+			dst = append(dst, x.Node)
+		}
+		for _, c := range x.UseOp {
+			dst = append(dst, c)
+		}
+	case *pg_query.RangeSubselect:
+		if x.Subquery != nil {
+			dst = append(dst, x.Subquery)
+		}
+		if x.Alias != nil {
+			dst = append(dst, x.Alias)
+		}
+	case *pg_query.RangeFunction:
+		for _, c := range x.Functions {
+			dst = append(dst, c)
+		}
+		if x.Alias != nil {
+			dst = append(dst, x.Alias)
+		}
+		for _, c := range x.Coldeflist {
+			dst = append(dst, c)
+		}
+	case *pg_query.RangeTableFunc:
+		if x.Docexpr != nil {
+			dst = append(dst, x.Docexpr)
+		}
+		if x.Rowexpr != nil {
+			dst = append(dst, x.Rowexpr)
+		}
+		for _, c := range x.Namespaces {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Columns {
+			dst = append(dst, c)
+		}
+		if x.Alias != nil {
+			dst = append(dst, x.Alias)
+		}
+	case *pg_query.RangeTableFuncCol:
+		if x.TypeName != nil {
+			dst = append(dst, x.TypeName)
+		}
+		if x.Colexpr != nil {
+			dst = append(dst, x.Colexpr)
+		}
+		if x.Coldefexpr != nil {
+			dst = append(dst, x.Coldefexpr)
+		}
+	case *pg_query.RangeTableSample:
+		if x.Relation != nil {
+			dst = append(dst, x.Relation)
+		}
+		for _, c := range x.Method {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Args {
+			dst = append(dst, c)
+		}
+		if x.Repeatable != nil {
+			dst = append(dst, x.Repeatable)
+		}
+	case *pg_query.ColumnDef:
+		if x.TypeName != nil {
+			dst = append(dst, x.TypeName)
+		}
+		if x.RawDefault != nil {
+			dst = append(dst, x.RawDefault)
+		}
+		if x.CookedDefault != nil {
+			dst = append(dst, x.CookedDefault)
+		}
+		if x.IdentitySequence != nil {
+			dst = append(dst, x.IdentitySequence)
+		}
+		if x.CollClause != nil {
+			dst = append(dst, x.CollClause)
+		}
+		for _, c := range x.Constraints {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Fdwoptions {
+			dst = append(dst, c)
+		}
+	case *pg_query.TableLikeClause:
+		if x.Relation != nil {
+			dst = append(dst, x.Relation)
+		}
+	case *pg_query.IndexElem:
+		if x.Expr != nil {
+			dst = append(dst, x.Expr)
+		}
+		for _, c := range x.Collation {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Opclass {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Opclassopts {
+			dst = append(dst, c)
+		}
+	case *pg_query.DefElem:
+		if x.Arg != nil {
+			dst = append(dst, x.Arg)
+		}
+	case *pg_query.LockingClause:
+		for _, c := range x.LockedRels {
+			dst = append(dst, c)
+		}
+	case *pg_query.XmlSerialize:
+		if x.Expr != nil {
+			dst = append(dst, x.Expr)
+		}
+		if x.TypeName != nil {
+			dst = append(dst, x.TypeName)
+		}
+	case *pg_query.PartitionElem:
+		if x.Expr != nil {
+			dst = append(dst, x.Expr)
+		}
+		for _, c := range x.Collation {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Opclass {
+			dst = append(dst, c)
+		}
+	case *pg_query.PartitionSpec:
+		for _, c := range x.PartParams {
+			dst = append(dst, c)
+		}
+	case *pg_query.PartitionBoundSpec:
+		for _, c := range x.Listdatums {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Lowerdatums {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Upperdatums {
+			dst = append(dst, c)
+		}
+	case *pg_query.PartitionRangeDatum:
+		if x.Value != nil {
+			dst = append(dst, x.Value)
+		}
+	case *pg_query.PartitionCmd:
+		if x.Name != nil {
+			dst = append(dst, x.Name)
+		}
+		if x.Bound != nil {
+			dst = append(dst, x.Bound)
+		}
+	case *pg_query.RangeTblEntry:
+		if x.Alias != nil {
+			dst = append(dst, x.Alias)
+		}
+		if x.Eref != nil {
+			dst = append(dst, x.Eref)
+		}
+		if x.Tablesample != nil {
+			dst = append(dst, x.Tablesample)
+		}
+		if x.Subquery != nil {
+			dst = append(dst, x.Subquery)
+		}
+		for _, c := range x.Joinaliasvars {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Joinleftcols {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Joinrightcols {
+			dst = append(dst, c)
+		}
+		if x.JoinUsingAlias != nil {
+			dst = append(dst, x.JoinUsingAlias)
+		}
+		for _, c := range x.Functions {
+			dst = append(dst, c)
+		}
+		if x.Tablefunc != nil {
+			dst = append(dst, x.Tablefunc)
+		}
+		for _, c := range x.ValuesLists {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Coltypes {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Coltypmods {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Colcollations {
+			dst = append(dst, c)
+		}
+		for _, c := range x.SecurityQuals {
+			dst = append(dst, c)
+		}
+	case *pg_query.TableSampleClause:
+		for _, c := range x.Args {
+			dst = append(dst, c)
+		}
+		if x.Repeatable != nil {
+			dst = append(dst, x.Repeatable)
+		}
+	case *pg_query.RangeTblFunction:
+		if x.Funcexpr != nil {
+			dst = append(dst, x.Funcexpr)
+		}
+		for _, c := range x.Funccolnames {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Funccoltypes {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Funccoltypmods {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Funccolcollations {
+			dst = append(dst, c)
+		}
+	case *pg_query.WithCheckOption:
+		if x.Qual != nil {
+			dst = append(dst, x.Qual)
+		}
+	case *pg_query.GroupingSet:
+		for _, c := range x.Content {
+			dst = append(dst, c)
+		}
+	case *pg_query.WindowClause:
+		for _, c := range x.PartitionClause {
+			dst = append(dst, c)
+		}
+		for _, c := range x.OrderClause {
+			dst = append(dst, c)
+		}
+		if x.StartOffset != nil {
+			dst = append(dst, x.StartOffset)
+		}
+		if x.EndOffset != nil {
+			dst = append(dst, x.EndOffset)
+		}
+	case *pg_query.WithClause:
+		for _, c := range x.Ctes {
+			dst = append(dst, c)
+		}
+	case *pg_query.InferClause:
+		for _, c := range x.IndexElems {
+			dst = append(dst, c)
+		}
+		if x.WhereClause != nil {
+			dst = append(dst, x.WhereClause)
+		}
+	case *pg_query.OnConflictClause:
+		if x.Infer != nil {
+			dst = append(dst, x.Infer)
+		}
+		for _, c := range x.TargetList {
+			dst = append(dst, c)
+		}
+		if x.WhereClause != nil {
+			dst = append(dst, x.WhereClause)
+		}
+	case *pg_query.CTESearchClause:
+		for _, c := range x.SearchColList {
+			dst = append(dst, c)
+		}
+	case *pg_query.CTECycleClause:
+		for _, c := range x.CycleColList {
+			dst = append(dst, c)
+		}
+		if x.CycleMarkValue != nil {
+			dst = append(dst, x.CycleMarkValue)
+		}
+		if x.CycleMarkDefault != nil {
+			dst = append(dst, x.CycleMarkDefault)
+		}
+	case *pg_query.CommonTableExpr:
+		for _, c := range x.Aliascolnames {
+			dst = append(dst, c)
+		}
+		if x.Ctequery != nil {
+			dst = append(dst, x.Ctequery)
+		}
+		if x.SearchClause != nil {
+			dst = append(dst, x.SearchClause)
+		}
+		if x.CycleClause != nil {
+			dst = append(dst, x.CycleClause)
+		}
+		for _, c := range x.Ctecolnames {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Ctecoltypes {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Ctecoltypmods {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Ctecolcollations {
+			dst = append(dst, c)
+		}
+	case *pg_query.MergeWhenClause:
+		if x.Condition != nil {
+			dst = append(dst, x.Condition)
+		}
+		for _, c := range x.TargetList {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Values {
+			dst = append(dst, c)
+		}
+	case *pg_query.JsonOutput:
+		if x.TypeName != nil {
+			dst = append(dst, x.TypeName)
+		}
+		if x.Returning != nil {
+			dst = append(dst, x.Returning)
+		}
+	case *pg_query.JsonArgument:
+		if x.Val != nil {
+			dst = append(dst, x.Val)
+		}
+	case *pg_query.JsonFuncExpr:
+		if x.ContextItem != nil {
+			dst = append(dst, x.ContextItem)
+		}
+		if x.Pathspec != nil {
+			dst = append(dst, x.Pathspec)
+		}
+		for _, c := range x.Passing {
+			dst = append(dst, c)
+		}
+		if x.Output != nil {
+			dst = append(dst, x.Output)
+		}
+		if x.OnEmpty != nil {
+			dst = append(dst, x.OnEmpty)
+		}
+		if x.OnError != nil {
+			dst = append(dst, x.OnError)
+		}
+	case *pg_query.JsonTablePathSpec:
+		if x.String_ != nil {
+			dst = append(dst, x.String_)
+		}
+	case *pg_query.JsonTable:
+		if x.ContextItem != nil {
+			dst = append(dst, x.ContextItem)
+		}
+		if x.Pathspec != nil {
+			dst = append(dst, x.Pathspec)
+		}
+		for _, c := range x.Passing {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Columns {
+			dst = append(dst, c)
+		}
+		if x.OnError != nil {
+			dst = append(dst, x.OnError)
+		}
+		if x.Alias != nil {
+			dst = append(dst, x.Alias)
+		}
+	case *pg_query.JsonTableColumn:
+		if x.TypeName != nil {
+			dst = append(dst, x.TypeName)
+		}
+		if x.Pathspec != nil {
+			dst = append(dst, x.Pathspec)
+		}
+		if x.Format != nil {
+			dst = append(dst, x.Format)
+		}
+		for _, c := range x.Columns {
+			dst = append(dst, c)
+		}
+		if x.OnEmpty != nil {
+			dst = append(dst, x.OnEmpty)
+		}
+		if x.OnError != nil {
+			dst = append(dst, x.OnError)
+		}
+	case *pg_query.JsonKeyValue:
+		if x.Key != nil {
+			dst = append(dst, x.Key)
+		}
+		if x.Value != nil {
+			dst = append(dst, x.Value)
+		}
+	case *pg_query.JsonParseExpr:
+		if x.Expr != nil {
+			dst = append(dst, x.Expr)
+		}
+		if x.Output != nil {
+			dst = append(dst, x.Output)
+		}
+	case *pg_query.JsonScalarExpr:
+		if x.Expr != nil {
+			dst = append(dst, x.Expr)
+		}
+		if x.Output != nil {
+			dst = append(dst, x.Output)
+		}
+	case *pg_query.JsonSerializeExpr:
+		if x.Expr != nil {
+			dst = append(dst, x.Expr)
+		}
+		if x.Output != nil {
+			dst = append(dst, x.Output)
+		}
+	case *pg_query.JsonObjectConstructor:
+		for _, c := range x.Exprs {
+			dst = append(dst, c)
+		}
+		if x.Output != nil {
+			dst = append(dst, x.Output)
+		}
+	case *pg_query.JsonArrayConstructor:
+		for _, c := range x.Exprs {
+			dst = append(dst, c)
+		}
+		if x.Output != nil {
+			dst = append(dst, x.Output)
+		}
+	case *pg_query.JsonArrayQueryConstructor:
+		if x.Query != nil {
+			dst = append(dst, x.Query)
+		}
+		if x.Output != nil {
+			dst = append(dst, x.Output)
+		}
+		if x.Format != nil {
+			dst = append(dst, x.Format)
+		}
+	case *pg_query.JsonAggConstructor:
+		if x.Output != nil {
+			dst = append(dst, x.Output)
+		}
+		if x.AggFilter != nil {
+			dst = append(dst, x.AggFilter)
+		}
+		for _, c := range x.AggOrder {
+			dst = append(dst, c)
+		}
+		if x.Over != nil {
+			dst = append(dst, x.Over)
+		}
+	case *pg_query.JsonObjectAgg:
+		if x.Constructor != nil {
+			dst = append(dst, x.Constructor)
+		}
+		if x.Arg != nil {
+			dst = append(dst, x.Arg)
+		}
+	case *pg_query.JsonArrayAgg:
+		if x.Constructor != nil {
+			dst = append(dst, x.Constructor)
+		}
+		if x.Arg != nil {
+			dst = append(dst, x.Arg)
+		}
+	case *pg_query.InsertStmt:
+		if x.Relation != nil {
+			dst = append(dst, x.Relation)
+		}
+		for _, c := range x.Cols {
+			dst = append(dst, c)
+		}
+		if x.SelectStmt != nil {
+			dst = append(dst, x.SelectStmt)
+		}
+		if x.OnConflictClause != nil {
+			dst = append(dst, x.OnConflictClause)
+		}
+		for _, c := range x.ReturningList {
+			dst = append(dst, c)
+		}
+		if x.WithClause != nil {
+			dst = append(dst, x.WithClause)
+		}
+	case *pg_query.DeleteStmt:
+		if x.Relation != nil {
+			dst = append(dst, x.Relation)
+		}
+		for _, c := range x.UsingClause {
+			dst = append(dst, c)
+		}
+		if x.WhereClause != nil {
+			dst = append(dst, x.WhereClause)
+		}
+		for _, c := range x.ReturningList {
+			dst = append(dst, c)
+		}
+		if x.WithClause != nil {
+			dst = append(dst, x.WithClause)
+		}
+	case *pg_query.UpdateStmt:
+		if x.Relation != nil {
+			dst = append(dst, x.Relation)
+		}
+		for _, c := range x.TargetList {
+			dst = append(dst, c)
+		}
+		if x.WhereClause != nil {
+			dst = append(dst, x.WhereClause)
+		}
+		for _, c := range x.FromClause {
+			dst = append(dst, c)
+		}
+		for _, c := range x.ReturningList {
+			dst = append(dst, c)
+		}
+		if x.WithClause != nil {
+			dst = append(dst, x.WithClause)
+		}
+	case *pg_query.MergeStmt:
+		if x.Relation != nil {
+			dst = append(dst, x.Relation)
+		}
+		if x.SourceRelation != nil {
+			dst = append(dst, x.SourceRelation)
+		}
+		if x.JoinCondition != nil {
+			dst = append(dst, x.JoinCondition)
+		}
+		for _, c := range x.MergeWhenClauses {
+			dst = append(dst, c)
+		}
+		for _, c := range x.ReturningList {
+			dst = append(dst, c)
+		}
+		if x.WithClause != nil {
+			dst = append(dst, x.WithClause)
+		}
+	case *pg_query.SelectStmt:
+		for _, c := range x.DistinctClause {
+			dst = append(dst, c)
+		}
+		if x.IntoClause != nil {
+			dst = append(dst, x.IntoClause)
+		}
+		for _, c := range x.TargetList {
+			dst = append(dst, c)
+		}
+		for _, c := range x.FromClause {
+			dst = append(dst, c)
+		}
+		if x.WhereClause != nil {
+			dst = append(dst, x.WhereClause)
+		}
+		for _, c := range x.GroupClause {
+			dst = append(dst, c)
+		}
+		if x.HavingClause != nil {
+			dst = append(dst, x.HavingClause)
+		}
+		for _, c := range x.WindowClause {
+			dst = append(dst, c)
+		}
+		for _, c := range x.ValuesLists {
+			dst = append(dst, c)
+		}
+		for _, c := range x.SortClause {
+			dst = append(dst, c)
+		}
+		if x.LimitOffset != nil {
+			dst = append(dst, x.LimitOffset)
+		}
+		if x.LimitCount != nil {
+			dst = append(dst, x.LimitCount)
+		}
+		for _, c := range x.LockingClause {
+			dst = append(dst, c)
+		}
+		if x.WithClause != nil {
+			dst = append(dst, x.WithClause)
+		}
+		if x.Larg != nil {
+			dst = append(dst, x.Larg)
+		}
+		if x.Rarg != nil {
+			dst = append(dst, x.Rarg)
+		}
+	case *pg_query.SetOperationStmt:
+		if x.Larg != nil {
+			dst = append(dst, x.Larg)
+		}
+		if x.Rarg != nil {
+			dst = append(dst, x.Rarg)
+		}
+		for _, c := range x.ColTypes {
+			dst = append(dst, c)
+		}
+		for _, c := range x.ColTypmods {
+			dst = append(dst, c)
+		}
+		for _, c := range x.ColCollations {
+			dst = append(dst, c)
+		}
+		for _, c := range x.GroupClauses {
+			dst = append(dst, c)
+		}
+	case *pg_query.ReturnStmt:
+		if x.Returnval != nil {
+			dst = append(dst, x.Returnval)
+		}
+	case *pg_query.PLAssignStmt:
+		for _, c := range x.Indirection {
+			dst = append(dst, c)
+		}
+		if x.Val != nil {
+			dst = append(dst, x.Val)
+		}
+	case *pg_query.CreateSchemaStmt:
+		if x.Authrole != nil {
+			dst = append(dst, x.Authrole)
+		}
+		for _, c := range x.SchemaElts {
+			dst = append(dst, c)
+		}
+	case *pg_query.AlterTableStmt:
+		if x.Relation != nil {
+			dst = append(dst, x.Relation)
+		}
+		for _, c := range x.Cmds {
+			dst = append(dst, c)
+		}
+	case *pg_query.AlterTableCmd:
+		if x.Newowner != nil {
+			dst = append(dst, x.Newowner)
+		}
+		if x.Def != nil {
+			dst = append(dst, x.Def)
+		}
+	case *pg_query.AlterCollationStmt:
+		for _, c := range x.Collname {
+			dst = append(dst, c)
+		}
+	case *pg_query.AlterDomainStmt:
+		for _, c := range x.TypeName {
+			dst = append(dst, c)
+		}
+		if x.Def != nil {
+			dst = append(dst, x.Def)
+		}
+	case *pg_query.GrantStmt:
+		for _, c := range x.Objects {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Privileges {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Grantees {
+			dst = append(dst, c)
+		}
+		if x.Grantor != nil {
+			dst = append(dst, x.Grantor)
+		}
+	case *pg_query.ObjectWithArgs:
+		for _, c := range x.Objname {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Objargs {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Objfuncargs {
+			dst = append(dst, c)
+		}
+	case *pg_query.AccessPriv:
+		for _, c := range x.Cols {
+			dst = append(dst, c)
+		}
+	case *pg_query.GrantRoleStmt:
+		for _, c := range x.GrantedRoles {
+			dst = append(dst, c)
+		}
+		for _, c := range x.GranteeRoles {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Opt {
+			dst = append(dst, c)
+		}
+		if x.Grantor != nil {
+			dst = append(dst, x.Grantor)
+		}
+	case *pg_query.AlterDefaultPrivilegesStmt:
+		for _, c := range x.Options {
+			dst = append(dst, c)
+		}
+		if x.Action != nil {
+			dst = append(dst, x.Action)
+		}
+	case *pg_query.CopyStmt:
+		if x.Relation != nil {
+			dst = append(dst, x.Relation)
+		}
+		if x.Query != nil {
+			dst = append(dst, x.Query)
+		}
+		for _, c := range x.Attlist {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Options {
+			dst = append(dst, c)
+		}
+		if x.WhereClause != nil {
+			dst = append(dst, x.WhereClause)
+		}
+	case *pg_query.VariableSetStmt:
+		for _, c := range x.Args {
+			dst = append(dst, c)
+		}
+	case *pg_query.CreateStmt:
+		if x.Relation != nil {
+			dst = append(dst, x.Relation)
+		}
+		for _, c := range x.TableElts {
+			dst = append(dst, c)
+		}
+		for _, c := range x.InhRelations {
+			dst = append(dst, c)
+		}
+		if x.Partbound != nil {
+			dst = append(dst, x.Partbound)
+		}
+		if x.Partspec != nil {
+			dst = append(dst, x.Partspec)
+		}
+		if x.OfTypename != nil {
+			dst = append(dst, x.OfTypename)
+		}
+		for _, c := range x.Constraints {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Options {
+			dst = append(dst, c)
+		}
+	case *pg_query.Constraint:
+		if x.RawExpr != nil {
+			dst = append(dst, x.RawExpr)
+		}
+		for _, c := range x.Keys {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Including {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Exclusions {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Options {
+			dst = append(dst, c)
+		}
+		if x.WhereClause != nil {
+			dst = append(dst, x.WhereClause)
+		}
+		if x.Pktable != nil {
+			dst = append(dst, x.Pktable)
+		}
+		for _, c := range x.FkAttrs {
+			dst = append(dst, c)
+		}
+		for _, c := range x.PkAttrs {
+			dst = append(dst, c)
+		}
+		for _, c := range x.FkDelSetCols {
+			dst = append(dst, c)
+		}
+		for _, c := range x.OldConpfeqop {
+			dst = append(dst, c)
+		}
+	case *pg_query.CreateTableSpaceStmt:
+		if x.Owner != nil {
+			dst = append(dst, x.Owner)
+		}
+		for _, c := range x.Options {
+			dst = append(dst, c)
+		}
+	case *pg_query.AlterTableSpaceOptionsStmt:
+		for _, c := range x.Options {
+			dst = append(dst, c)
+		}
+	case *pg_query.AlterTableMoveAllStmt:
+		for _, c := range x.Roles {
+			dst = append(dst, c)
+		}
+	case *pg_query.CreateExtensionStmt:
+		for _, c := range x.Options {
+			dst = append(dst, c)
+		}
+	case *pg_query.AlterExtensionStmt:
+		for _, c := range x.Options {
+			dst = append(dst, c)
+		}
+	case *pg_query.AlterExtensionContentsStmt:
+		if x.Object != nil {
+			dst = append(dst, x.Object)
+		}
+	case *pg_query.CreateFdwStmt:
+		for _, c := range x.FuncOptions {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Options {
+			dst = append(dst, c)
+		}
+	case *pg_query.AlterFdwStmt:
+		for _, c := range x.FuncOptions {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Options {
+			dst = append(dst, c)
+		}
+	case *pg_query.CreateForeignServerStmt:
+		for _, c := range x.Options {
+			dst = append(dst, c)
+		}
+	case *pg_query.AlterForeignServerStmt:
+		for _, c := range x.Options {
+			dst = append(dst, c)
+		}
+	case *pg_query.CreateForeignTableStmt:
+		if x.BaseStmt != nil {
+			dst = append(dst, x.BaseStmt)
+		}
+		for _, c := range x.Options {
+			dst = append(dst, c)
+		}
+	case *pg_query.CreateUserMappingStmt:
+		if x.User != nil {
+			dst = append(dst, x.User)
+		}
+		for _, c := range x.Options {
+			dst = append(dst, c)
+		}
+	case *pg_query.AlterUserMappingStmt:
+		if x.User != nil {
+			dst = append(dst, x.User)
+		}
+		for _, c := range x.Options {
+			dst = append(dst, c)
+		}
+	case *pg_query.DropUserMappingStmt:
+		if x.User != nil {
+			dst = append(dst, x.User)
+		}
+	case *pg_query.ImportForeignSchemaStmt:
+		for _, c := range x.TableList {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Options {
+			dst = append(dst, c)
+		}
+	case *pg_query.CreatePolicyStmt:
+		if x.Table != nil {
+			dst = append(dst, x.Table)
+		}
+		for _, c := range x.Roles {
+			dst = append(dst, c)
+		}
+		if x.Qual != nil {
+			dst = append(dst, x.Qual)
+		}
+		if x.WithCheck != nil {
+			dst = append(dst, x.WithCheck)
+		}
+	case *pg_query.AlterPolicyStmt:
+		if x.Table != nil {
+			dst = append(dst, x.Table)
+		}
+		for _, c := range x.Roles {
+			dst = append(dst, c)
+		}
+		if x.Qual != nil {
+			dst = append(dst, x.Qual)
+		}
+		if x.WithCheck != nil {
+			dst = append(dst, x.WithCheck)
+		}
+	case *pg_query.CreateAmStmt:
+		for _, c := range x.HandlerName {
+			dst = append(dst, c)
+		}
+	case *pg_query.CreateTrigStmt:
+		if x.Relation != nil {
+			dst = append(dst, x.Relation)
+		}
+		for _, c := range x.Funcname {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Args {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Columns {
+			dst = append(dst, c)
+		}
+		if x.WhenClause != nil {
+			dst = append(dst, x.WhenClause)
+		}
+		for _, c := range x.TransitionRels {
+			dst = append(dst, c)
+		}
+		if x.Constrrel != nil {
+			dst = append(dst, x.Constrrel)
+		}
+	case *pg_query.CreateEventTrigStmt:
+		for _, c := range x.Whenclause {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Funcname {
+			dst = append(dst, c)
+		}
+	case *pg_query.CreatePLangStmt:
+		for _, c := range x.Plhandler {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Plinline {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Plvalidator {
+			dst = append(dst, c)
+		}
+	case *pg_query.CreateRoleStmt:
+		for _, c := range x.Options {
+			dst = append(dst, c)
+		}
+	case *pg_query.AlterRoleStmt:
+		if x.Role != nil {
+			dst = append(dst, x.Role)
+		}
+		for _, c := range x.Options {
+			dst = append(dst, c)
+		}
+	case *pg_query.AlterRoleSetStmt:
+		if x.Role != nil {
+			dst = append(dst, x.Role)
+		}
+		if x.Setstmt != nil {
+			dst = append(dst, x.Setstmt)
+		}
+	case *pg_query.DropRoleStmt:
+		for _, c := range x.Roles {
+			dst = append(dst, c)
+		}
+	case *pg_query.CreateSeqStmt:
+		if x.Sequence != nil {
+			dst = append(dst, x.Sequence)
+		}
+		for _, c := range x.Options {
+			dst = append(dst, c)
+		}
+	case *pg_query.AlterSeqStmt:
+		if x.Sequence != nil {
+			dst = append(dst, x.Sequence)
+		}
+		for _, c := range x.Options {
+			dst = append(dst, c)
+		}
+	case *pg_query.DefineStmt:
+		for _, c := range x.Defnames {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Args {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Definition {
+			dst = append(dst, c)
+		}
+	case *pg_query.CreateDomainStmt:
+		for _, c := range x.Domainname {
+			dst = append(dst, c)
+		}
+		if x.TypeName != nil {
+			dst = append(dst, x.TypeName)
+		}
+		if x.CollClause != nil {
+			dst = append(dst, x.CollClause)
+		}
+		for _, c := range x.Constraints {
+			dst = append(dst, c)
+		}
+	case *pg_query.CreateOpClassStmt:
+		for _, c := range x.Opclassname {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Opfamilyname {
+			dst = append(dst, c)
+		}
+		if x.Datatype != nil {
+			dst = append(dst, x.Datatype)
+		}
+		for _, c := range x.Items {
+			dst = append(dst, c)
+		}
+	case *pg_query.CreateOpClassItem:
+		if x.Name != nil {
+			dst = append(dst, x.Name)
+		}
+		for _, c := range x.OrderFamily {
+			dst = append(dst, c)
+		}
+		for _, c := range x.ClassArgs {
+			dst = append(dst, c)
+		}
+		if x.Storedtype != nil {
+			dst = append(dst, x.Storedtype)
+		}
+	case *pg_query.CreateOpFamilyStmt:
+		for _, c := range x.Opfamilyname {
+			dst = append(dst, c)
+		}
+	case *pg_query.AlterOpFamilyStmt:
+		for _, c := range x.Opfamilyname {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Items {
+			dst = append(dst, c)
+		}
+	case *pg_query.DropStmt:
+		for _, c := range x.Objects {
+			dst = append(dst, c)
+		}
+	case *pg_query.TruncateStmt:
+		for _, c := range x.Relations {
+			dst = append(dst, c)
+		}
+	case *pg_query.CommentStmt:
+		if x.Object != nil {
+			dst = append(dst, x.Object)
+		}
+	case *pg_query.SecLabelStmt:
+		if x.Object != nil {
+			dst = append(dst, x.Object)
+		}
+	case *pg_query.DeclareCursorStmt:
+		if x.Query != nil {
+			dst = append(dst, x.Query)
+		}
+	case *pg_query.IndexStmt:
+		if x.Relation != nil {
+			dst = append(dst, x.Relation)
+		}
+		for _, c := range x.IndexParams {
+			dst = append(dst, c)
+		}
+		for _, c := range x.IndexIncludingParams {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Options {
+			dst = append(dst, c)
+		}
+		if x.WhereClause != nil {
+			dst = append(dst, x.WhereClause)
+		}
+		for _, c := range x.ExcludeOpNames {
+			dst = append(dst, c)
+		}
+	case *pg_query.CreateStatsStmt:
+		for _, c := range x.Defnames {
+			dst = append(dst, c)
+		}
+		for _, c := range x.StatTypes {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Exprs {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Relations {
+			dst = append(dst, c)
+		}
+	case *pg_query.StatsElem:
+		if x.Expr != nil {
+			dst = append(dst, x.Expr)
+		}
+	case *pg_query.AlterStatsStmt:
+		for _, c := range x.Defnames {
+			dst = append(dst, c)
+		}
+		if x.Stxstattarget != nil {
+			dst = append(dst, x.Stxstattarget)
+		}
+	case *pg_query.CreateFunctionStmt:
+		for _, c := range x.Funcname {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Parameters {
+			dst = append(dst, c)
+		}
+		if x.ReturnType != nil {
+			dst = append(dst, x.ReturnType)
+		}
+		for _, c := range x.Options {
+			dst = append(dst, c)
+		}
+		if x.SqlBody != nil {
+			dst = append(dst, x.SqlBody)
+		}
+	case *pg_query.FunctionParameter:
+		if x.ArgType != nil {
+			dst = append(dst, x.ArgType)
+		}
+		if x.Defexpr != nil {
+			dst = append(dst, x.Defexpr)
+		}
+	case *pg_query.AlterFunctionStmt:
+		if x.Func != nil {
+			dst = append(dst, x.Func)
+		}
+		for _, c := range x.Actions {
+			dst = append(dst, c)
+		}
+	case *pg_query.DoStmt:
+		for _, c := range x.Args {
+			dst = append(dst, c)
+		}
+	case *pg_query.CallStmt:
+		if x.Funccall != nil {
+			dst = append(dst, x.Funccall)
+		}
+		if x.Funcexpr != nil {
+			dst = append(dst, x.Funcexpr)
+		}
+		for _, c := range x.Outargs {
+			dst = append(dst, c)
+		}
+	case *pg_query.RenameStmt:
+		if x.Relation != nil {
+			dst = append(dst, x.Relation)
+		}
+		if x.Object != nil {
+			dst = append(dst, x.Object)
+		}
+	case *pg_query.AlterObjectDependsStmt:
+		if x.Relation != nil {
+			dst = append(dst, x.Relation)
+		}
+		if x.Object != nil {
+			dst = append(dst, x.Object)
+		}
+		if x.Extname != nil {
+			dst = append(dst, x.Extname)
+		}
+	case *pg_query.AlterObjectSchemaStmt:
+		if x.Relation != nil {
+			dst = append(dst, x.Relation)
+		}
+		if x.Object != nil {
+			dst = append(dst, x.Object)
+		}
+	case *pg_query.AlterOwnerStmt:
+		if x.Relation != nil {
+			dst = append(dst, x.Relation)
+		}
+		if x.Object != nil {
+			dst = append(dst, x.Object)
+		}
+		if x.Newowner != nil {
+			dst = append(dst, x.Newowner)
+		}
+	case *pg_query.AlterOperatorStmt:
+		if x.Opername != nil {
+			dst = append(dst, x.Opername)
+		}
+		for _, c := range x.Options {
+			dst = append(dst, c)
+		}
+	case *pg_query.AlterTypeStmt:
+		for _, c := range x.TypeName {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Options {
+			dst = append(dst, c)
+		}
+	case *pg_query.RuleStmt:
+		if x.Relation != nil {
+			dst = append(dst, x.Relation)
+		}
+		if x.WhereClause != nil {
+			dst = append(dst, x.WhereClause)
+		}
+		for _, c := range x.Actions {
+			dst = append(dst, c)
+		}
+	case *pg_query.TransactionStmt:
+		for _, c := range x.Options {
+			dst = append(dst, c)
+		}
+	case *pg_query.CompositeTypeStmt:
+		if x.Typevar != nil {
+			dst = append(dst, x.Typevar)
+		}
+		for _, c := range x.Coldeflist {
+			dst = append(dst, c)
+		}
+	case *pg_query.CreateEnumStmt:
+		for _, c := range x.TypeName {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Vals {
+			dst = append(dst, c)
+		}
+	case *pg_query.CreateRangeStmt:
+		for _, c := range x.TypeName {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Params {
+			dst = append(dst, c)
+		}
+	case *pg_query.AlterEnumStmt:
+		for _, c := range x.TypeName {
+			dst = append(dst, c)
+		}
+	case *pg_query.ViewStmt:
+		if x.View != nil {
+			dst = append(dst, x.View)
+		}
+		for _, c := range x.Aliases {
+			dst = append(dst, c)
+		}
+		if x.Query != nil {
+			dst = append(dst, x.Query)
+		}
+		for _, c := range x.Options {
+			dst = append(dst, c)
+		}
+	case *pg_query.CreatedbStmt:
+		for _, c := range x.Options {
+			dst = append(dst, c)
+		}
+	case *pg_query.AlterDatabaseStmt:
+		for _, c := range x.Options {
+			dst = append(dst, c)
+		}
+	case *pg_query.AlterDatabaseSetStmt:
+		if x.Setstmt != nil {
+			dst = append(dst, x.Setstmt)
+		}
+	case *pg_query.DropdbStmt:
+		for _, c := range x.Options {
+			dst = append(dst, c)
+		}
+	case *pg_query.AlterSystemStmt:
+		if x.Setstmt != nil {
+			dst = append(dst, x.Setstmt)
+		}
+	case *pg_query.ClusterStmt:
+		if x.Relation != nil {
+			dst = append(dst, x.Relation)
+		}
+		for _, c := range x.Params {
+			dst = append(dst, c)
+		}
+	case *pg_query.VacuumStmt:
+		for _, c := range x.Options {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Rels {
+			dst = append(dst, c)
+		}
+	case *pg_query.VacuumRelation:
+		if x.Relation != nil {
+			dst = append(dst, x.Relation)
+		}
+		for _, c := range x.VaCols {
+			dst = append(dst, c)
+		}
+	case *pg_query.ExplainStmt:
+		if x.Query != nil {
+			dst = append(dst, x.Query)
+		}
+		for _, c := range x.Options {
+			dst = append(dst, c)
+		}
+	case *pg_query.CreateTableAsStmt:
+		if x.Query != nil {
+			dst = append(dst, x.Query)
+		}
+		if x.Into != nil {
+			dst = append(dst, x.Into)
+		}
+	case *pg_query.RefreshMatViewStmt:
+		if x.Relation != nil {
+			dst = append(dst, x.Relation)
+		}
+	case *pg_query.LockStmt:
+		for _, c := range x.Relations {
+			dst = append(dst, c)
+		}
+	case *pg_query.ConstraintsSetStmt:
+		for _, c := range x.Constraints {
+			dst = append(dst, c)
+		}
+	case *pg_query.ReindexStmt:
+		if x.Relation != nil {
+			dst = append(dst, x.Relation)
+		}
+		for _, c := range x.Params {
+			dst = append(dst, c)
+		}
+	case *pg_query.CreateConversionStmt:
+		for _, c := range x.ConversionName {
+			dst = append(dst, c)
+		}
+		for _, c := range x.FuncName {
+			dst = append(dst, c)
+		}
+	case *pg_query.CreateCastStmt:
+		if x.Sourcetype != nil {
+			dst = append(dst, x.Sourcetype)
+		}
+		if x.Targettype != nil {
+			dst = append(dst, x.Targettype)
+		}
+		if x.Func != nil {
+			dst = append(dst, x.Func)
+		}
+	case *pg_query.CreateTransformStmt:
+		if x.TypeName != nil {
+			dst = append(dst, x.TypeName)
+		}
+		if x.Fromsql != nil {
+			dst = append(dst, x.Fromsql)
+		}
+		if x.Tosql != nil {
+			dst = append(dst, x.Tosql)
+		}
+	case *pg_query.PrepareStmt:
+		for _, c := range x.Argtypes {
+			dst = append(dst, c)
+		}
+		if x.Query != nil {
+			dst = append(dst, x.Query)
+		}
+	case *pg_query.ExecuteStmt:
+		for _, c := range x.Params {
+			dst = append(dst, c)
+		}
+	case *pg_query.DropOwnedStmt:
+		for _, c := range x.Roles {
+			dst = append(dst, c)
+		}
+	case *pg_query.ReassignOwnedStmt:
+		for _, c := range x.Roles {
+			dst = append(dst, c)
+		}
+		if x.Newrole != nil {
+			dst = append(dst, x.Newrole)
+		}
+	case *pg_query.AlterTSDictionaryStmt:
+		for _, c := range x.Dictname {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Options {
+			dst = append(dst, c)
+		}
+	case *pg_query.AlterTSConfigurationStmt:
+		for _, c := range x.Cfgname {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Tokentype {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Dicts {
+			dst = append(dst, c)
+		}
+	case *pg_query.PublicationTable:
+		if x.Relation != nil {
+			dst = append(dst, x.Relation)
+		}
+		if x.WhereClause != nil {
+			dst = append(dst, x.WhereClause)
+		}
+		for _, c := range x.Columns {
+			dst = append(dst, c)
+		}
+	case *pg_query.PublicationObjSpec:
+		if x.Pubtable != nil {
+			dst = append(dst, x.Pubtable)
+		}
+	case *pg_query.CreatePublicationStmt:
+		for _, c := range x.Options {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Pubobjects {
+			dst = append(dst, c)
+		}
+	case *pg_query.AlterPublicationStmt:
+		for _, c := range x.Options {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Pubobjects {
+			dst = append(dst, c)
+		}
+	case *pg_query.CreateSubscriptionStmt:
+		for _, c := range x.Publication {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Options {
+			dst = append(dst, c)
+		}
+	case *pg_query.AlterSubscriptionStmt:
+		for _, c := range x.Publication {
+			dst = append(dst, c)
+		}
+		for _, c := range x.Options {
+			dst = append(dst, c)
+		}
+	case *pg_query.List:
+		for _, c := range x.Items {
+			dst = append(dst, c)
+		}
+	case *pg_query.IntList:
+		for _, c := range x.Items {
+			dst = append(dst, c)
+		}
+	case *pg_query.OidList:
+		for _, c := range x.Items {
+			dst = append(dst, c)
+		}
+	case *pg_query.A_Const:
+		switch y := x.Val.(type) {
+		case *pg_query.A_Const_Ival:
+			if y.Ival != nil {
+				dst = append(dst, y.Ival)
+			}
+		case *pg_query.A_Const_Fval:
+			if y.Fval != nil {
+				dst = append(dst, y.Fval)
+			}
+		case *pg_query.A_Const_Boolval:
+			if y.Boolval != nil {
+				dst = append(dst, y.Boolval)
+			}
+		case *pg_query.A_Const_Sval:
+			if y.Sval != nil {
+				dst = append(dst, y.Sval)
+			}
+		case *pg_query.A_Const_Bsval:
+			if y.Bsval != nil {
+				dst = append(dst, y.Bsval)
+			}
+		}
+	}
+	return dst
 }
 
 func (d *treeDecoder) fillParseResult(m *pg_query.ParseResult) {

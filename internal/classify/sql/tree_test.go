@@ -13,6 +13,7 @@ import (
 	pg_query "github.com/pganalyze/pg_query_go/v6"
 	"github.com/pganalyze/pg_query_go/v6/parser"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/vigil-audit/vigil/internal/classify"
 )
@@ -32,6 +33,7 @@ func sameTree(t *testing.T, text string) {
 	if wantErr != nil {
 		return
 	}
+	sameChildren(t, text, want.ProtoReflect())
 	// Within its limits, the rewriter itself must take the tree, not the
 	// fall-back.
 	js, err := parser.ParseToJSON(text)
@@ -44,6 +46,50 @@ func sameTree(t *testing.T, text string) {
 	}
 	if err != nil && len(js) <= maxTreeJSON && jsonDepth(js) <= maxTreeDepth {
 		t.Fatalf("decodeTree(%.200q): %v", text, err)
+	}
+}
+
+var nodeOneof = (&pg_query.Node{}).ProtoReflect().Descriptor().Oneofs().Get(0)
+
+// sameChildren checks, for m and every message below it, that the
+// generated appendChildren lists the children protoreflect's Range visits, in
+// its order, and that nodeInner gives what the Node's oneof holds.
+func sameChildren(t *testing.T, text string, m protoreflect.Message) {
+	t.Helper()
+	var want []proto.Message
+	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
+		if fd.Kind() != protoreflect.MessageKind {
+			return true
+		}
+		if fd.IsList() {
+			for i := range v.List().Len() {
+				want = append(want, v.List().Get(i).Message().Interface())
+			}
+		} else {
+			want = append(want, v.Message().Interface())
+		}
+		return true
+	})
+	got := appendChildren(nil, m.Interface())
+	if len(got) != len(want) {
+		t.Fatalf("%.200q: %s: appendChildren gives %d children, Range %d", text, m.Descriptor().Name(), len(got), len(want))
+	}
+	for i := range got {
+		if got[i] != want[i] {
+			t.Fatalf("%.200q: %s: child %d is a %T, Range's a %T", text, m.Descriptor().Name(), i, got[i], want[i])
+		}
+	}
+	if n, ok := m.Interface().(*pg_query.Node); ok {
+		var w proto.Message
+		if fd := m.WhichOneof(nodeOneof); fd != nil {
+			w = m.Get(fd).Message().Interface()
+		}
+		if nodeInner(n) != w {
+			t.Fatalf("%.200q: nodeInner gives %T, the oneof holds %T", text, nodeInner(n), w)
+		}
+	}
+	for _, c := range want {
+		sameChildren(t, text, c.ProtoReflect())
 	}
 }
 

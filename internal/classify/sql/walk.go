@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
+	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
@@ -16,6 +17,9 @@ type walker struct {
 	// parsed again from one: such a Result is never shared between texts
 	// that differ only in their literals (see admissible).
 	literalRead bool
+	// stack holds the children of the messages being visited, the
+	// deepest last (appendChildren).
+	stack []proto.Message
 }
 
 // stmtCtx is the statement being filled while its subtree is walked.
@@ -31,19 +35,12 @@ type stmtCtx struct {
 
 func (c *stmtCtx) st() *Statement { return &c.w.res.Statements[c.idx] }
 
-var nodeOneof = (&pg_query.Node{}).ProtoReflect().Descriptor().Oneofs().Get(0)
-
 // inner returns the message a Node wraps, or nil.
 func inner(n *pg_query.Node) protoreflect.Message {
-	if n == nil {
-		return nil
+	if m := nodeInner(n); m != nil {
+		return m.ProtoReflect()
 	}
-	m := n.ProtoReflect()
-	fd := m.WhichOneof(nodeOneof)
-	if fd == nil {
-		return nil
-	}
-	return m.Get(fd).Message()
+	return nil
 }
 
 // parsed classifies every statement of tree, parsed from src.
@@ -101,20 +98,14 @@ func (c *stmtCtx) visit(m protoreflect.Message, depth int) {
 		c.w.tooDeep = true
 		return
 	}
-	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-		if fd.Kind() != protoreflect.MessageKind {
-			return true
-		}
-		if fd.IsList() {
-			l := v.List()
-			for i := 0; i < l.Len() && !c.w.tooDeep; i++ {
-				c.child(l.Get(i).Message(), m, depth)
-			}
-		} else {
-			c.child(v.Message(), m, depth)
-		}
-		return !c.w.tooDeep
-	})
+	w := c.w
+	start := len(w.stack)
+	w.stack = appendChildren(w.stack, m.Interface())
+	// Children push their own children past end and pop them again.
+	for i, end := start, len(w.stack); i < end && !w.tooDeep; i++ {
+		c.child(w.stack[i].ProtoReflect(), m, depth)
+	}
+	w.stack = w.stack[:start]
 }
 
 // child handles one child message of parent, looking through the Node

@@ -2,16 +2,16 @@ package sql
 
 import (
 	pg_query "github.com/pganalyze/pg_query_go/v6"
-	"google.golang.org/protobuf/reflect/protoreflect"
+	"google.golang.org/protobuf/proto"
 )
 
 // whereKind classifies the condition cond of a statement on target.
-func whereKind(cond *pg_query.Node, target *pg_query.RangeVar) string {
+func (w *walker) whereKind(cond *pg_query.Node, target *pg_query.RangeVar) string {
 	if cond == nil || cond.GetNode() == nil {
 		return WhereAbsent
 	}
 	names := targetNames(target)
-	if constantCond(cond, names, 0) {
+	if w.constantCond(cond, names, 0) {
 		return WhereConstant
 	}
 	return WherePresent
@@ -30,7 +30,7 @@ func targetNames(r *pg_query.RangeVar) []string {
 // target's rows, as far as the parse tree tells: it refers to no column of
 // the target, or it is an OR with such a branch, or it compares a column
 // with itself.
-func constantCond(cond *pg_query.Node, target []string, depth int) bool {
+func (w *walker) constantCond(cond *pg_query.Node, target []string, depth int) bool {
 	if depth > MaxDepth {
 		return true
 	}
@@ -40,21 +40,21 @@ func constantCond(cond *pg_query.Node, target []string, depth int) bool {
 		switch x.BoolExpr.GetBoolop() {
 		case pg_query.BoolExprType_OR_EXPR:
 			for _, a := range args {
-				if constantCond(a, target, depth+1) {
+				if w.constantCond(a, target, depth+1) {
 					return true
 				}
 			}
 			return false
 		case pg_query.BoolExprType_AND_EXPR:
 			for _, a := range args {
-				if !constantCond(a, target, depth+1) {
+				if !w.constantCond(a, target, depth+1) {
 					return false
 				}
 			}
 			return true
 		case pg_query.BoolExprType_NOT_EXPR:
 			if len(args) == 1 {
-				return constantCond(args[0], target, depth+1)
+				return w.constantCond(args[0], target, depth+1)
 			}
 		}
 	case *pg_query.Node_AExpr:
@@ -64,7 +64,7 @@ func constantCond(cond *pg_query.Node, target []string, depth int) bool {
 			return true
 		}
 	}
-	return !refersTo(cond.ProtoReflect(), target, depth)
+	return !w.refersTo(cond, target, depth)
 }
 
 func sameColumn(a, b *pg_query.Node) bool {
@@ -82,11 +82,11 @@ func columnName(c *pg_query.ColumnRef) string {
 // refersTo reports whether the subtree m refers to a row of the target: a
 // column reference that is unqualified or qualified with a target name, or
 // WHERE CURRENT OF. Too deep a tree counts as a reference.
-func refersTo(m protoreflect.Message, target []string, depth int) bool {
+func (w *walker) refersTo(m proto.Message, target []string, depth int) bool {
 	if depth > MaxDepth {
 		return true
 	}
-	switch x := m.Interface().(type) {
+	switch x := m.(type) {
 	case *pg_query.ColumnRef:
 		fields := x.GetFields()
 		if len(fields) < 2 {
@@ -102,20 +102,12 @@ func refersTo(m protoreflect.Message, target []string, depth int) bool {
 	case *pg_query.CurrentOfExpr:
 		return true
 	}
+	start := len(w.stack)
+	w.stack = appendChildren(w.stack, m)
 	found := false
-	m.Range(func(fd protoreflect.FieldDescriptor, v protoreflect.Value) bool {
-		if fd.Kind() != protoreflect.MessageKind {
-			return true
-		}
-		if fd.IsList() {
-			l := v.List()
-			for i := 0; i < l.Len() && !found; i++ {
-				found = refersTo(l.Get(i).Message(), target, depth+1)
-			}
-		} else {
-			found = refersTo(v.Message(), target, depth+1)
-		}
-		return !found
-	})
+	for i, end := start, len(w.stack); i < end && !found; i++ {
+		found = w.refersTo(w.stack[i], target, depth+1)
+	}
+	w.stack = w.stack[:start]
 	return found
 }
