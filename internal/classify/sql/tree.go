@@ -3,8 +3,10 @@ package sql
 import (
 	"errors"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
 
@@ -56,14 +58,19 @@ func decodeTree(js string) (*pg_query.ParseResult, error) {
 	if len(js) > maxTreeJSON {
 		return nil, errTreeJSON
 	}
-	d := treeDecoder{s: js}
+	sp := nodeStacks.Get().(*[]*pg_query.Node)
+	defer nodeStacks.Put(sp)
+	d := treeDecoder{s: js, nodeStack: (*sp)[:0]}
 	tree := &pg_query.ParseResult{}
 	d.fillParseResult(tree)
+	*sp = d.nodeStack[:0]
 	if d.err || d.skipSpace() < len(d.s) {
 		return nil, errTreeJSON
 	}
 	return tree, nil
 }
+
+var nodeStacks = sync.Pool{New: func() any { s := make([]*pg_query.Node, 0, 64); return &s }}
 
 // treeDecoder reads the JSON the generated fill and new functions decode.
 // Anything unexpected sets err, after which every read returns at once with
@@ -73,6 +80,9 @@ type treeDecoder struct {
 	i     int
 	depth int
 	err   bool
+	// nodeStack holds the elements of the Node lists being decoded, the
+	// innermost last, so that each list is allocated once, at its size.
+	nodeStack []*pg_query.Node
 }
 
 func (d *treeDecoder) fail() { d.err = true }
@@ -183,14 +193,20 @@ func (d *treeDecoder) moreElem() bool {
 
 // nodes decodes a list of Nodes.
 func (d *treeDecoder) nodes() []*pg_query.Node {
-	var out []*pg_query.Node
+	start := len(d.nodeStack)
 	for ok := d.firstElem(); ok; ok = d.moreElem() {
-		n := d.node()
+		n := d.node() // may push and pop the elements of inner lists
 		if n == nil {
 			d.fail() // a list holds no nulls
 		}
-		out = append(out, n)
+		d.nodeStack = append(d.nodeStack, n)
 	}
+	if len(d.nodeStack) == start {
+		return nil
+	}
+	out := slices.Clone(d.nodeStack[start:])
+	clear(d.nodeStack[start:])
+	d.nodeStack = d.nodeStack[:start]
 	return out
 }
 
